@@ -1,0 +1,15 @@
+"""pilot_optax: the PILOT optimizer (arXiv:2605.24570) for JAX and optax."""
+
+from pilot_optax._pilot import PilotState, lookahead_objective, pilot, scale_by_pilot
+from pilot_optax._policy import init_phi, policy_knobs
+
+__version__ = "0.1.0"
+
+__all__ = [
+  "PilotState",
+  "init_phi",
+  "lookahead_objective",
+  "pilot",
+  "policy_knobs",
+  "scale_by_pilot",
+]

@@ -1,0 +1,418 @@
+"""PILOT: Policy-Informed Learned Optimization, as an optax transformation.
+
+The algorithm, one step (t = count + 1, g = g_t, η_t the learning rate):
+
+1. agreement   r_t = <g_t, g_{t-1}> / (|g_t| |g_{t-1}|)       (0 when either is 0)
+2. smoothing   ρ_t = γ ρ_{t-1} + (1 - γ) r_t
+3. policy      (p_m, p_v, p_s) = policy_knobs(φ_t, ρ_t)
+4. meta-step   φ_{t+1} = φ_t - η_φ clip(∇_φ L(φ_t)),  with L the one-step lookahead
+               L = Σ g_t · (-η_t u_{t-1}(P(φ)))  (t >= 2 only)
+5. moments     m_t, v_t as in Adam; m̂_t, v̂_t bias corrected
+6. direction   n_t = p_m m̂_t + (1 - p_m) g_t
+               u_t = max(|n_t|, 1e-12)^(1 - p_s) sign(n_t) / (v̂_t^{p_v} + ε)
+7. update      Δθ = -η_t (u_t + λ θ)     (`pilot`; `scale_by_pilot` returns u_t)
+
+See ``shared/docs/pilot-algorithm.md`` of the project for every detail of the
+reference implementation that this reproduces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from pilot_optax import _checks
+from pilot_optax._policy import init_phi, policy_knobs
+
+# Floor of |n| before its power, and of v̂ in the lookahead, as in the reference.
+_TINY = 1e-12
+
+
+class PilotState(NamedTuple):
+  """State of :func:`scale_by_pilot`.
+
+  Three buffers the size of the parameters (``mu``, ``nu``, ``prev_grad``) and
+  O(degree) scalars. Read a field with ``optax.tree.get(state, name)``.
+  """
+
+  count: chex.Array  # shape=(), dtype=jnp.int32: steps taken.
+  mu: optax.Updates  # m, first moment, in mu_dtype (default: the params').
+  nu: optax.Updates  # v, second moment, in the params' dtype.
+  prev_grad: optax.Updates  # g_{t-1}, the gradient of the last step.
+  rho: chex.Array  # shape=(), dtype=jnp.float32: smoothed agreement ρ.
+  phi: chex.Array  # shape=(3 * (degree + 1),), dtype=jnp.float32: policy φ.
+  policy: chex.Array  # shape=(3,), dtype=jnp.float32: (p_m, p_v, p_s) last used.
+
+
+def _learning_rate_at(learning_rate: optax.ScalarOrSchedule, count: chex.Array):
+  """η for the step whose count (before the increment) is ``count``."""
+  return learning_rate(count) if callable(learning_rate) else learning_rate
+
+
+def _compute_dtype(dtype) -> jnp.dtype:
+  """Float32, or wider when the leaf is wider (float64 under x64)."""
+  return jnp.promote_types(dtype, jnp.float32)
+
+
+def _power(x: chex.Array, p: chex.Array) -> chex.Array:
+  """``x ** p`` for ``x >= 0`` and a traced exponent ``p`` in [0, 1].
+
+  Written as ``exp(p log x)``: XLA's generic ``pow`` is several times slower on
+  CPU. ``log 0 = -inf`` is raised to the dtype's lowest finite value so that
+  ``0 ** 0 = 1`` (not ``exp(0 * -inf) = nan``) while ``0 ** p = 0`` for p > 0.
+  """
+  return jnp.exp(p * jnp.maximum(jnp.log(x), jnp.finfo(x.dtype).min))
+
+
+def _direction(
+  knobs: chex.Array,
+  m_hat: chex.Array,
+  v_hat: chex.Array,
+  grad: chex.Array,
+  eps: chex.Numeric,
+) -> chex.Array:
+  """u = max(|n|, 1e-12)^(1 - p_s) sign(n) / (v̂^p_v + ε), n = p_m m̂ + (1 - p_m) g."""
+  pm, pv, ps = knobs[0], knobs[1], knobs[2]
+  n = pm * m_hat + (1 - pm) * grad
+  magnitude = jnp.exp((1 - ps) * jnp.log(jnp.maximum(jnp.abs(n), _TINY)))
+  denom = _power(v_hat, pv) + eps
+  # denom is 0 only when eps = 0 and v̂ = 0 (then n = 0 too): the reference
+  # would return 0/0 = nan there; a zero step is the limit it means.
+  return jnp.sign(n) * magnitude / jnp.where(denom > 0, denom, 1)
+
+
+def _sum_f32(fn: Callable[..., chex.Array], *trees: Any) -> chex.Array:
+  """Σ over all leaves and elements of ``fn(*leaves)``, accumulated in float32+."""
+
+  def leaf_sum(*xs):
+    dtype = _compute_dtype(xs[0].dtype)
+    return jnp.sum(fn(*(x.astype(dtype) for x in xs)), dtype=dtype)
+
+  return sum(jax.tree.leaves(jax.tree.map(leaf_sum, *trees)), jnp.float32(0))
+
+
+def _agreement(grads: optax.Updates, prev_grads: optax.Updates) -> chex.Array:
+  """Cosine r_t between this gradient and the last, over the whole tree."""
+  dot = _sum_f32(jnp.multiply, grads, prev_grads)
+  norm = jnp.sqrt(_sum_f32(jnp.square, grads)) * jnp.sqrt(_sum_f32(jnp.square, prev_grads))
+  return jnp.where(norm > _TINY, dot / jnp.maximum(norm, _TINY), 0.0)
+
+
+def _bias_correction(decay: chex.Numeric, count: chex.Array) -> chex.Array:
+  return 1 - decay ** count.astype(jnp.float32)
+
+
+def lookahead_objective(
+  phi: chex.Array,
+  state: PilotState,
+  grads: optax.Updates,
+  learning_rate: chex.Numeric,
+  *,
+  b1: chex.Numeric,
+  b2: chex.Numeric,
+  eps: chex.Numeric,
+  degree: int,
+  policy_overrides: Mapping[str, float] | None = None,
+) -> chex.Array:
+  r"""One-step lookahead objective whose φ-gradient trains the policy.
+
+  .. math::
+
+    L(\phi) = \sum g_t \cdot \bigl(-\eta_t\, u(P(\phi);\ \hat m_{t-1},
+      \max(\hat v_{t-1}, 10^{-12}),\ g_{t-1})\bigr)
+
+  the first-order change of the loss caused by the previous step's update,
+  seen through the new gradient. ``state`` is the state *before* this step, so
+  that ``mu``, ``nu``, ``prev_grad`` and ``count`` still describe step t-1.
+
+  P(φ) has the **value** of ``state.policy`` (the knobs step t-1 used) and the
+  **derivative** of the policy map at φ and ``state.rho`` (= ρ_{t-1}), as in
+  the reference implementation.
+  """
+  live = policy_knobs(phi, state.rho, degree, policy_overrides=policy_overrides)
+  # Value of the stored knobs, derivative of the live policy map: adding
+  # live - stop_gradient(live) (exactly 0) leaves the value untouched.
+  knobs = state.policy + (live - jax.lax.stop_gradient(live))
+  # At the first step there is no previous step; count 0 would divide by 0.
+  prev_count = jnp.maximum(state.count, 1)
+  bc1 = _bias_correction(b1, prev_count)
+  bc2 = _bias_correction(b2, prev_count)
+
+  def leaf_term(g, m, v, g_prev):
+    v_hat = jnp.maximum(v / bc2.astype(v.dtype), _TINY)
+    return g * _direction(knobs.astype(g.dtype), m / bc1.astype(m.dtype), v_hat, g_prev, eps)
+
+  return -learning_rate * _sum_f32(leaf_term, grads, state.mu, state.nu, state.prev_grad)
+
+
+def _check_grads_match(grads: optax.Updates, state: PilotState) -> None:
+  expected = jax.tree.structure(state.prev_grad)
+  got = jax.tree.structure(grads)
+  if got != expected:
+    raise ValueError(
+      "PILOT: the gradient tree does not match the optimizer state (was the "
+      f"state made by init on other params?).\n  state: {expected}\n  grads: {got}"
+    )
+  leaves = zip(jax.tree.leaves_with_path(grads), jax.tree.leaves(state.prev_grad), strict=True)
+  for (path, leaf_g), leaf_s in leaves:
+    if jnp.shape(leaf_g) != jnp.shape(leaf_s):
+      raise ValueError(
+        f"PILOT: gradient leaf {jax.tree_util.keystr(path)} has shape "
+        f"{jnp.shape(leaf_g)}, the optimizer state holds {jnp.shape(leaf_s)}."
+      )
+
+
+def scale_by_pilot(
+  learning_rate: optax.ScalarOrSchedule = 1e-3,
+  b1: chex.Numeric = 0.9,
+  b2: chex.Numeric = 0.999,
+  eps: chex.Numeric = 1e-8,
+  gamma: chex.Numeric = 0.95,
+  lr_phi: chex.Numeric = 0.01,
+  degree: int = 2,
+  *,
+  mu_dtype: Any | None = None,
+  policy_overrides: Mapping[str, float] | None = None,
+) -> optax.GradientTransformationExtraArgs:
+  r"""Rescales gradients by PILOT's policy-controlled direction.
+
+  With ρ_t the smoothed cosine between successive gradients and the knobs
+  :math:`(p_m, p_v, p_s)` given by the learned policy at ρ_t,
+
+  .. math::
+
+    n_t = p_m \hat m_t + (1 - p_m) g_t, \qquad
+    u_t = \frac{\max(|n_t|, 10^{-12})^{1 - p_s}\,\mathrm{sign}(n_t)}
+               {\hat v_t^{\,p_v} + \varepsilon}.
+
+  The transform returns :math:`u_t` (no learning rate, no weight decay; see
+  :func:`pilot`). It still needs the learning rate: the policy is trained by
+  ``jax.grad`` of the one-step lookahead (:func:`lookahead_objective`), which
+  measures the previous update :math:`-\eta u_{t-1}` against :math:`g_t`; the
+  meta-gradient is clipped to norm 1 and applied with step ``lr_phi``.
+
+  Args:
+    learning_rate: η, a float or an optax schedule ``count -> lr``; used only
+      inside the lookahead.
+    b1: decay of the first moment, in [0, 1).
+    b2: decay of the second moment, in [0, 1).
+    eps: ε added to :math:`\hat v^{p_v}`, >= 0.
+    gamma: γ, smoothing of the agreement signal, in [0, 1).
+    lr_phi: η_φ, the policy's learning rate, >= 0.
+    degree: degree of the policy polynomials, a Python int >= 1.
+    mu_dtype: dtype of the first moment; the params' dtype when None.
+    policy_overrides: mapping from ``'pm'``, ``'pv'``, ``'ps'`` to pinned
+      values (pm, ps in [0, 1]; pv in [0, 0.5]), for ablations. Pinned knobs
+      get no meta-gradient.
+
+  Returns:
+    An :class:`optax.GradientTransformationExtraArgs` whose state is a
+    :class:`PilotState`.
+
+  Example:
+    >>> import jax.numpy as jnp, optax
+    >>> from pilot_optax import scale_by_pilot
+    >>> tx = optax.chain(scale_by_pilot(learning_rate=0.1), optax.scale(-0.1))
+    >>> params = jnp.array([1.0, -2.0])
+    >>> state = tx.init(params)
+    >>> updates, state = tx.update(2 * params, state)
+
+  References:
+    PILOT: Policy-Informed Learned Optimization for Adaptive Deep Network
+    Training, arXiv:2605.24570.
+  """
+  _checks.check_range("learning_rate", learning_rate, 0.0)
+  _checks.check_range("b1", b1, 0.0, 1.0, high_open=True)
+  _checks.check_range("b2", b2, 0.0, 1.0, high_open=True)
+  _checks.check_range("eps", eps, 0.0)
+  _checks.check_range("gamma", gamma, 0.0, 1.0, high_open=True)
+  _checks.check_range("lr_phi", lr_phi, 0.0)
+  _checks.check_degree(degree)
+  _checks.check_policy_overrides(policy_overrides)
+  overrides = dict(policy_overrides or {})
+  mu_dtype = None if mu_dtype is None else jax.dtypes.canonicalize_dtype(mu_dtype)
+
+  def init_fn(params):
+    phi = init_phi(degree)
+    return PilotState(
+      count=jnp.zeros([], jnp.int32),
+      mu=optax.tree.zeros_like(params, dtype=mu_dtype),
+      nu=optax.tree.zeros_like(params),
+      prev_grad=optax.tree.zeros_like(params),
+      rho=jnp.zeros([], jnp.float32),
+      phi=phi,
+      policy=policy_knobs(phi, jnp.float32(0), degree, policy_overrides=overrides),
+    )
+
+  def update_fn(updates, state, params=None, **extra_args):
+    del params, extra_args
+    _check_grads_match(updates, state)
+    grads = updates
+    lr = _learning_rate_at(learning_rate, state.count)
+    count = optax.safe_increment(state.count)
+
+    # 1-3. Agreement, smoothing, and this step's knobs from the current φ.
+    rho = gamma * state.rho + (1 - gamma) * _agreement(grads, state.prev_grad)
+    rho = rho.astype(jnp.float32)
+    knobs = policy_knobs(state.phi, rho, degree, policy_overrides=overrides)
+
+    # 4. Meta-gradient of the lookahead (zero at the first step), clipped.
+    meta_grad = jax.grad(lookahead_objective)(
+      state.phi,
+      state,
+      grads,
+      lr,
+      b1=b1,
+      b2=b2,
+      eps=eps,
+      degree=degree,
+      policy_overrides=overrides,
+    )
+    meta_grad = jnp.where(state.count >= 1, meta_grad, 0.0)
+    meta_grad = meta_grad * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(meta_grad) + _TINY))
+    phi = (state.phi - lr_phi * meta_grad).astype(jnp.float32)
+
+    # 5-6. Moments and direction, in float32 (or wider) whatever the leaves.
+    bc1 = _bias_correction(b1, count)
+    bc2 = _bias_correction(b2, count)
+
+    def step_leaf(g, m, v):
+      dtype = _compute_dtype(g.dtype)
+      g32 = g.astype(dtype)
+      m_new = b1 * m.astype(dtype) + (1 - b1) * g32
+      v_new = b2 * v.astype(dtype) + (1 - b2) * g32 * g32
+      u = _direction(
+        knobs.astype(dtype), m_new / bc1.astype(dtype), v_new / bc2.astype(dtype), g32, eps
+      )
+      return u.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
+
+    stepped = jax.tree.map(step_leaf, grads, state.mu, state.nu)
+    directions, mu, nu = jax.tree.transpose(
+      jax.tree.structure(grads), jax.tree.structure((0, 0, 0)), stepped
+    )
+    new_state = PilotState(
+      count=count,
+      mu=mu,
+      nu=nu,
+      prev_grad=optax.tree.cast_like(grads, state.prev_grad),
+      rho=rho,
+      phi=phi,
+      policy=knobs.astype(jnp.float32),
+    )
+    return directions, new_state
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def pilot(
+  learning_rate: optax.ScalarOrSchedule = 1e-3,
+  b1: chex.Numeric = 0.9,
+  b2: chex.Numeric = 0.999,
+  eps: chex.Numeric = 1e-8,
+  weight_decay: chex.Numeric = 1e-4,
+  gamma: chex.Numeric = 0.95,
+  lr_phi: chex.Numeric = 0.01,
+  degree: int = 2,
+  *,
+  mask: Any | Callable[[optax.Params], Any] | None = None,
+  mu_dtype: Any | None = None,
+  policy_overrides: Mapping[str, float] | None = None,
+) -> optax.GradientTransformationExtraArgs:
+  r"""The PILOT optimizer: an Adam-like step whose shape is learned online.
+
+  A policy reads ρ_t, the smoothed cosine between successive gradients, and
+  sets three knobs each step: momentum reliance :math:`p_m`, strength of the
+  variance normalisation :math:`p_v` and sign compression :math:`p_s`:
+
+  .. math::
+
+    r_t &= \frac{\langle g_t, g_{t-1}\rangle}{\|g_t\| \|g_{t-1}\|}, \quad
+    \rho_t = \gamma \rho_{t-1} + (1 - \gamma) r_t, \\
+    (p_m, p_v, p_s) &= \bigl(\sigma(f(\rho_t; \phi_m)),
+      \tfrac12 \sigma(f(\rho_t; \phi_v)), \sigma(f(\rho_t; \phi_s))\bigr), \\
+    n_t &= p_m \hat m_t + (1 - p_m) g_t, \\
+    \theta_{t+1} &= \theta_t - \eta_t \left(
+      \frac{\max(|n_t|, 10^{-12})^{1 - p_s} \mathrm{sign}(n_t)}
+           {\hat v_t^{\,p_v} + \varepsilon} + \lambda \theta_t \right),
+
+  with :math:`f` a polynomial of degree ``degree`` and φ trained by a clipped
+  step of ``jax.grad`` of the one-step lookahead (see :func:`scale_by_pilot`).
+  :math:`(p_m, p_v, p_s) = (1, \tfrac12, 0)` is AdamW; :math:`(1, 0, 1)` with
+  ε = 0 is sign descent on the momentum.
+
+  Names in the PyTorch reference (``pilot.PILOT``): ``lr`` is
+  ``learning_rate``, ``betas`` is ``(b1, b2)``, ``eta_phi`` is ``lr_phi``.
+  The reference's default weight decay is 0.01; ours is optax.adamw's 1e-4.
+
+  Args:
+    learning_rate: η, a float or an optax schedule, >= 0.
+    b1: decay of the first moment, in [0, 1).
+    b2: decay of the second moment, in [0, 1).
+    eps: ε added to :math:`\hat v^{p_v}`, >= 0.
+    weight_decay: λ, decoupled weight decay (scaled by η, as in optax.adamw), >= 0.
+    gamma: γ, smoothing of the agreement signal, in [0, 1).
+    lr_phi: η_φ, the policy's learning rate, >= 0.
+    degree: degree of the policy polynomials, a Python int >= 1 (static).
+    mask: weight-decay mask, a pytree of bools like the params (or a prefix),
+      or a callable returning one, as in :func:`optax.adamw`.
+    mu_dtype: dtype of the first moment; the params' dtype when None.
+    policy_overrides: mapping from ``'pm'``, ``'pv'``, ``'ps'`` to pinned
+      values, for ablations.
+
+  Returns:
+    An :class:`optax.GradientTransformationExtraArgs`. Its state holds a
+    :class:`PilotState`: ``optax.tree.get(state, 'policy')`` gives the knobs
+    of the last step, ``'rho'`` the agreement, ``'phi'`` the coefficients.
+
+  Example:
+    >>> import jax, jax.numpy as jnp, optax
+    >>> from pilot_optax import pilot
+    >>> loss = lambda p: jnp.sum((p - 3.0) ** 2)
+    >>> tx = pilot(learning_rate=0.1)
+    >>> params = jnp.zeros(3)
+    >>> state = tx.init(params)
+    >>> for _ in range(100):
+    ...   updates, state = tx.update(jax.grad(loss)(params), state, params)
+    ...   params = optax.apply_updates(params, updates)
+    >>> bool(loss(params) < 0.1)
+    True
+
+  References:
+    PILOT: Policy-Informed Learned Optimization for Adaptive Deep Network
+    Training, arXiv:2605.24570.
+  """
+  _checks.check_range("weight_decay", weight_decay, 0.0)
+  core = scale_by_pilot(
+    learning_rate,
+    b1,
+    b2,
+    eps,
+    gamma,
+    lr_phi,
+    degree,
+    mu_dtype=mu_dtype,
+    policy_overrides=policy_overrides,
+  )
+  decay = optax.add_decayed_weights(weight_decay, mask)
+
+  def init_fn(params):
+    return core.init(params), decay.init(params)
+
+  def update_fn(updates, state, params=None, **extra_args):
+    del extra_args
+    core_state, decay_state = state
+    # The schedule reads PILOT's own counter: a second counter (as
+    # optax.scale_by_learning_rate would add) would make
+    # optax.tree.get(state, 'count') ambiguous.
+    lr = _learning_rate_at(learning_rate, core_state.count)
+    updates, core_state = core.update(updates, core_state, params)
+    updates, decay_state = decay.update(updates, decay_state, params)
+    updates = jax.tree.map(lambda u: (-lr * u).astype(u.dtype), updates)
+    return updates, (core_state, decay_state)
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
