@@ -1,0 +1,42 @@
+"""Shared fixtures: a small parameter tree with a matrix, a bias and a scalar."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+
+def make_params(key=0, dtype=jnp.float32):
+  k1, k2, k3 = jax.random.split(jax.random.key(key), 3)
+  return {
+    "w": jax.random.normal(k1, (5, 3), dtype),
+    "b": jax.random.normal(k2, (3,), dtype),
+    "s": jax.random.normal(k3, (), dtype),
+  }
+
+
+def quadratic_loss(params):
+  """A loss whose gradients change direction, so that ρ and φ move."""
+  return sum(
+    jnp.sum(jnp.cos(3 * p.astype(jnp.float32)) + (p.astype(jnp.float32) - 0.5) ** 2)
+    for p in jax.tree.leaves(params)
+  )
+
+
+def run(tx, params, steps, loss=quadratic_loss):
+  """Runs `steps` jitted steps of `tx`; returns (params, state)."""
+  state = tx.init(params)
+
+  @jax.jit
+  def step(params, state):
+    grads = jax.grad(loss)(params)
+    updates, state = tx.update(grads, state, params)
+    return jax.tree.map(lambda p, u: (p + u).astype(p.dtype), params, updates), state
+
+  for _ in range(steps):
+    params, state = step(params, state)
+  return params, state
+
+
+@pytest.fixture
+def params():
+  return make_params()
