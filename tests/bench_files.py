@@ -1,0 +1,59 @@
+"""Writers of small dataset files in the original on-disk formats, for the tests."""
+
+import gzip
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.data import (
+  CIFAR_DIRNAME,
+  CIFAR_TEST_BATCH,
+  CIFAR_TRAIN_BATCHES,
+  FASHION_MNIST_FILES,
+)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+  """IDX: magic (0x08 = ubyte, then the number of dimensions), big-endian sizes, bytes."""
+  header = struct.pack(">I", 0x0800 + array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+  with gzip.open(path, "wb") as f:
+    f.write(header + array.astype(np.uint8).tobytes())
+
+
+def write_fashion_mnist(directory: Path, n_train=64, n_test=32, seed=0) -> dict:
+  rng = np.random.default_rng(seed)
+  directory.mkdir(parents=True, exist_ok=True)
+  arrays = {
+    "train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+    "train_labels": rng.integers(0, 10, n_train, dtype=np.uint8),
+    "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+    "test_labels": rng.integers(0, 10, n_test, dtype=np.uint8),
+  }
+  for key, filename in FASHION_MNIST_FILES.items():
+    write_idx(directory / filename, arrays[key])
+  return arrays
+
+
+def write_cifar10(directory: Path, per_batch=8, seed=0) -> dict:
+  """The `cifar-10-batches-py` layout: five training batches and a test batch, pickled dicts."""
+  rng = np.random.default_rng(seed)
+  folder = directory / CIFAR_DIRNAME
+  folder.mkdir(parents=True, exist_ok=True)
+  written = {}
+  for name in (*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH):
+    data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+    labels = [int(x) for x in rng.integers(0, 10, per_batch)]
+    with open(folder / name, "wb") as f:
+      pickle.dump(
+        {
+          b"batch_label": name.encode(),
+          b"labels": labels,
+          b"data": data,
+          b"filenames": [b"x.png"] * per_batch,
+        },
+        f,
+      )
+    written[name] = (data, labels)
+  return written
