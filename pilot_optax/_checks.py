@@ -15,7 +15,7 @@ import numpy as np
 from pilot_optax._policy import KNOB_RANGES
 
 
-def _concrete(value: Any) -> float | None:
+def concrete(value: Any) -> float | None:
   """The value as a float, or None when it cannot be known before tracing."""
   if callable(value) or isinstance(value, jax.core.Tracer):
     return None
@@ -34,7 +34,7 @@ def check_range(
   high_open: bool = False,
 ) -> None:
   """Raises ValueError unless ``low <= value <= high`` (``< high`` if open)."""
-  x = _concrete(value)
+  x = concrete(value)
   if x is None:
     return
   above = x >= high if high_open else x > high

@@ -78,7 +78,9 @@ def _direction(
 ) -> chex.Array:
   """u = max(|n|, 1e-12)^(1 - p_s) sign(n) / (v̂^p_v + ε), n = p_m m̂ + (1 - p_m) g."""
   pm, pv, ps = knobs[0], knobs[1], knobs[2]
-  n = pm * m_hat + (1 - pm) * grad
+  # n = p_m m̂ + (1 - p_m) g, written so that p_m appears once: its derivative
+  # then needs one reduction over the parameters, not two.
+  n = grad + pm * (m_hat - grad)
   magnitude = jnp.exp((1 - ps) * jnp.log(jnp.maximum(jnp.abs(n), _TINY)))
   denom = _power(v_hat, pv) + eps
   # denom is 0 only when eps = 0 and v̂ = 0 (then n = 0 too): the reference
@@ -140,12 +142,12 @@ def lookahead_objective(
   knobs = state.policy + (live - jax.lax.stop_gradient(live))
   # At the first step there is no previous step; count 0 would divide by 0.
   prev_count = jnp.maximum(state.count, 1)
-  bc1 = _bias_correction(b1, prev_count)
-  bc2 = _bias_correction(b2, prev_count)
+  inv_bc1 = 1 / _bias_correction(b1, prev_count)
+  inv_bc2 = 1 / _bias_correction(b2, prev_count)
 
   def leaf_term(g, m, v, g_prev):
-    v_hat = jnp.maximum(v / bc2.astype(v.dtype), _TINY)
-    return g * _direction(knobs.astype(g.dtype), m / bc1.astype(m.dtype), v_hat, g_prev, eps)
+    v_hat = jnp.maximum(v * inv_bc2.astype(v.dtype), _TINY)
+    return g * _direction(knobs.astype(g.dtype), m * inv_bc1.astype(m.dtype), v_hat, g_prev, eps)
 
   return -learning_rate * _sum_f32(leaf_term, grads, state.mu, state.nu, state.prev_grad)
 
@@ -235,6 +237,7 @@ def scale_by_pilot(
   _checks.check_degree(degree)
   _checks.check_policy_overrides(policy_overrides)
   overrides = dict(policy_overrides or {})
+  policy_is_frozen = len(overrides) == 3 or (_checks.concrete(lr_phi) == 0.0)
   mu_dtype = None if mu_dtype is None else jax.dtypes.canonicalize_dtype(mu_dtype)
 
   def init_fn(params):
@@ -262,24 +265,29 @@ def scale_by_pilot(
     knobs = policy_knobs(state.phi, rho, degree, policy_overrides=overrides)
 
     # 4. Meta-gradient of the lookahead (zero at the first step), clipped.
-    meta_grad = jax.grad(lookahead_objective)(
-      state.phi,
-      state,
-      grads,
-      lr,
-      b1=b1,
-      b2=b2,
-      eps=eps,
-      degree=degree,
-      policy_overrides=overrides,
-    )
+    if policy_is_frozen:
+      # All knobs pinned or η_φ = 0: φ cannot move, so the lookahead (most of
+      # the step's cost) is skipped.
+      meta_grad = jnp.zeros_like(state.phi)
+    else:
+      meta_grad = jax.grad(lookahead_objective)(
+        state.phi,
+        state,
+        grads,
+        lr,
+        b1=b1,
+        b2=b2,
+        eps=eps,
+        degree=degree,
+        policy_overrides=overrides,
+      )
     meta_grad = jnp.where(state.count >= 1, meta_grad, 0.0)
     meta_grad = meta_grad * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(meta_grad) + _TINY))
     phi = (state.phi - lr_phi * meta_grad).astype(jnp.float32)
 
     # 5-6. Moments and direction, in float32 (or wider) whatever the leaves.
-    bc1 = _bias_correction(b1, count)
-    bc2 = _bias_correction(b2, count)
+    inv_bc1 = 1 / _bias_correction(b1, count)
+    inv_bc2 = 1 / _bias_correction(b2, count)
 
     def step_leaf(g, m, v):
       dtype = _compute_dtype(g.dtype)
@@ -287,7 +295,7 @@ def scale_by_pilot(
       m_new = b1 * m.astype(dtype) + (1 - b1) * g32
       v_new = b2 * v.astype(dtype) + (1 - b2) * g32 * g32
       u = _direction(
-        knobs.astype(dtype), m_new / bc1.astype(dtype), v_new / bc2.astype(dtype), g32, eps
+        knobs.astype(dtype), m_new * inv_bc1.astype(dtype), v_new * inv_bc2.astype(dtype), g32, eps
       )
       return u.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
 

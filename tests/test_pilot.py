@@ -376,3 +376,16 @@ def test_mismatched_gradient_tree_raises(params):
     tx.update({"w": params["w"]}, state, params)
   with pytest.raises(ValueError, match="shape"):
     tx.update({**params, "b": jnp.ones(4)}, state, params)
+
+
+def test_frozen_policy_shortcut_changes_nothing(params):
+  # lr_phi = 0 as a Python float skips the lookahead; as a traced value (inject_hyperparams) it
+  # is computed and multiplied by 0. Both must give the same run.
+  skipped, s_skipped = run(pilot(0.05, lr_phi=0.0), params, 8)
+  traced, s_traced = run(
+    optax.inject_hyperparams(pilot, static_args=("degree",))(0.05, lr_phi=0.0), params, 8
+  )
+  assert_trees_close(skipped, traced, rtol=1e-5, atol=1e-6)
+  np.testing.assert_array_equal(s_skipped[0].phi, init_phi(2))
+  pinned, _ = run(pilot(0.05, policy_overrides={"pm": 0.9, "pv": 0.4, "ps": 0.1}), params, 3)
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(pinned))

@@ -1,0 +1,318 @@
+"""Speed and memory of PILOT's step against optax's optimizers (and the PyTorch reference).
+
+    python -m benchmarks.step_overhead [--out benchmarks/results/step_overhead_cpu.json]
+        [--torch-python /path/to/venv/bin/python] [--quick]
+
+1. Optimizer step alone (update + apply_updates, jitted, buffers donated, after warm-up),
+   for pilot, adam, adamw, lion, adabelief, on parameter sets shaped like ResNet-18 (11.2M),
+   a 1M MLP and a 100M transformer. The optimizers are interleaved in every repetition so
+   that machine drift hits all alike; we report medians and the ratio to optax.adam.
+2. Whole training step (forward, backward, update) of the benchmark `cnn` on
+   Fashion-MNIST-shaped batches of 128, and of `resnet18` on CIFAR-shaped batches of 128:
+   pilot over adam.
+3. Optimizer-state bytes over parameter bytes.
+4. With torch and pilot-optimizer (here or through --torch-python): the reference PILOT over
+   torch.optim.Adam(foreach=True) on the same shapes.
+Writes the raw numbers as JSON and a markdown table beside it (same name, .md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from pilot_optax import pilot
+
+OPTIMIZERS = {
+  "pilot": lambda: pilot(1e-3),
+  "adam": lambda: optax.adam(1e-3),
+  "adamw": lambda: optax.adamw(1e-3),
+  "lion": lambda: optax.lion(1e-4),
+  "adabelief": lambda: optax.adabelief(1e-3),
+}
+
+
+def resnet18_shapes():
+  """Parameter shapes of benchmarks.models.ResNet18 on CIFAR-10 (11.17M), without allocating it."""
+  from flax import nnx
+
+  from benchmarks.models import build_model
+
+  abstract = nnx.eval_shape(lambda: build_model("resnet18", 3, 10, 32))
+  return [tuple(x.shape) for x in jax.tree.leaves(nnx.state(abstract, nnx.Param))]
+
+
+def mlp_shapes():
+  """784-1024-512-256-10 with biases: 1.47M... trimmed to ~1.0M: 784-896-256-128-10."""
+  sizes = (784, 896, 256, 128, 10)
+  return [s for m, n in zip(sizes[:-1], sizes[1:], strict=True) for s in ((m, n), (n,))]
+
+
+def transformer_shapes(layers=12, d=768, vocab=20000):
+  """GPT-like: embeddings plus `layers` blocks of attention (4 d²) and MLP (8 d²): ~100M."""
+  block = [
+    (d, 3 * d),
+    (3 * d,),
+    (d, d),
+    (d,),
+    (d, 4 * d),
+    (4 * d,),
+    (4 * d, d),
+    (d,),
+    (d,),
+    (d,),
+    (d,),
+    (d,),
+  ]
+  return [(vocab, d), (1024, d)] + block * layers + [(d,), (d,)]
+
+
+SHAPE_SETS = {
+  "resnet18_11M": resnet18_shapes,
+  "mlp_1M": mlp_shapes,
+  "transformer_100M": transformer_shapes,
+}
+
+
+def _tree(shapes, key):
+  keys = jax.random.split(jax.random.key(key), len(shapes))
+  return [jax.random.normal(k, s, jnp.float32) for k, s in zip(keys, shapes, strict=True)]
+
+
+def _optimizer_step(tx):
+  def step(params, state, grads):
+    updates, state = tx.update(grads, state, params)
+    return optax.apply_updates(params, updates), state
+
+  return jax.jit(step, donate_argnums=(0, 1))
+
+
+def time_optimizer_steps(shapes, reps, steps_per_rep):
+  """Median seconds per optimizer step, the optimizers interleaved in each repetition."""
+  grads = _tree(shapes, 1)
+  runs = {}
+  for name, make in OPTIMIZERS.items():
+    tx = make()
+    params = _tree(shapes, 0)
+    runs[name] = [_optimizer_step(tx), params, tx.init(params)]
+  for run in runs.values():  # compile and warm up
+    for _ in range(2):
+      run[1], run[2] = run[0](run[1], run[2], grads)
+    jax.block_until_ready(run[1])
+  times = {name: [] for name in runs}
+  for _ in range(reps):
+    for name, run in runs.items():
+      start = time.perf_counter()
+      for _ in range(steps_per_rep):
+        run[1], run[2] = run[0](run[1], run[2], grads)
+      jax.block_until_ready(run[1])
+      times[name].append((time.perf_counter() - start) / steps_per_rep)
+  del runs
+  return times
+
+
+def state_bytes_ratio(shapes):
+  params = [jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes]
+  param_bytes = sum(np.prod(s) * 4 for s in shapes)
+  txs = {name: make() for name, make in OPTIMIZERS.items()} | {
+    "pilot(mu_dtype=bf16)": pilot(1e-3, mu_dtype=jnp.bfloat16)
+  }
+  ratios = {}
+  for name, tx in txs.items():
+    state = jax.eval_shape(tx.init, params)
+    ratios[name] = float(
+      sum(np.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(state)) / param_bytes
+    )
+  return ratios
+
+
+def time_training_steps(arch, reps, steps_per_rep):
+  """Median seconds per whole training step with pilot and with adam, interleaved."""
+  from flax import nnx
+
+  from benchmarks.models import build_model
+
+  image_shape, channels = ((28, 28, 1), 1) if arch == "cnn" else ((32, 32, 3), 3)
+  x = jax.random.normal(jax.random.key(0), (128, *image_shape))
+  y = jax.random.randint(jax.random.key(1), (128,), 0, 10)
+  runs = {}
+  for name in ("pilot", "adam"):
+    model = build_model(arch, channels, 10, image_shape[0])
+    model.train()
+    graph, params, rest = nnx.split(model, nnx.Param, ...)
+    tx = OPTIMIZERS[name]()
+
+    def step(params, rest, state, graph=graph, tx=tx):
+      def loss_fn(params):
+        model = nnx.merge(graph, params, rest, copy=True)
+        loss = optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
+        return loss, nnx.split(model, nnx.Param, ...)[2]
+
+      (_, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+      updates, state = tx.update(grads, state, params)
+      return optax.apply_updates(params, updates), rest, state
+
+    runs[name] = [jax.jit(step, donate_argnums=(0, 1, 2)), params, rest, tx.init(params)]
+  for run in runs.values():
+    for _ in range(2):
+      run[1], run[2], run[3] = run[0](run[1], run[2], run[3])
+    jax.block_until_ready(run[1])
+  times = {name: [] for name in runs}
+  for _ in range(reps):
+    for name, run in runs.items():
+      start = time.perf_counter()
+      for _ in range(steps_per_rep):
+        run[1], run[2], run[3] = run[0](run[1], run[2], run[3])
+      jax.block_until_ready(run[1])
+      times[name].append((time.perf_counter() - start) / steps_per_rep)
+  return times
+
+
+def torch_reference(shape_sets, reps, python):
+  """The reference's ratio, in-process if importable, else through another interpreter."""
+  script = Path(__file__).with_name("_torch_reference.py")
+  if python is None:
+    try:
+      import pilot as _  # noqa: F401
+      import torch as _  # noqa: F401, F811
+    except ImportError:
+      return None
+    sys.path.insert(0, str(script.parent))
+    from _torch_reference import time_reference
+
+    return time_reference(shape_sets, reps)
+  out = subprocess.run(
+    [python, str(script), json.dumps(shape_sets), str(reps)],
+    capture_output=True,
+    text=True,
+    check=True,
+  )
+  return json.loads(out.stdout)
+
+
+def _summarise(times):
+  med = {k: statistics.median(v) for k, v in times.items()}
+  return {
+    "median_seconds": med,
+    "over_adam": {k: v / med["adam"] for k, v in med.items()},
+    "raw_seconds": times,
+  }
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(
+    prog="python -m benchmarks.step_overhead", description=__doc__.split("\n\n")[0]
+  )
+  parser.add_argument(
+    "--out",
+    type=Path,
+    default=None,
+    help="JSON path (default: benchmarks/results/step_overhead_<platform>.json)",
+  )
+  parser.add_argument(
+    "--torch-python", default=None, help="interpreter with torch and pilot-optimizer"
+  )
+  parser.add_argument(
+    "--quick", action="store_true", help="fewer repetitions, no 100M set, no resnet18 step"
+  )
+  args = parser.parse_args(argv)
+  platform_name = jax.devices()[0].platform
+  out = args.out or Path("benchmarks/results") / f"step_overhead_{platform_name}.json"
+  reps = 3 if args.quick else 9
+  sets = {k: v for k, v in SHAPE_SETS.items() if not (args.quick and k == "transformer_100M")}
+
+  result = {
+    "command": "python -m benchmarks.step_overhead "
+    + " ".join(sys.argv[1:] if argv is None else argv),
+    "device": str(jax.devices()[0].device_kind),
+    "platform": platform_name,
+    "jax": jax.__version__,
+    "optax": optax.__version__,
+    "python": platform.python_version(),
+    "cpu_count": jax.local_device_count() if platform_name != "cpu" else None,
+    "optimizer_step": {},
+    "training_step": {},
+    "state_bytes_over_param_bytes": {},
+  }
+  shapes_by_set = {name: fn() for name, fn in sets.items()}
+  for name, shapes in shapes_by_set.items():
+    n = int(sum(np.prod(s) for s in shapes))
+    set_reps = max(3, reps // 3) if n > 50e6 else reps
+    print(
+      f"optimizer step, {name} ({n / 1e6:.1f}M parameters), {set_reps} repetitions ...", flush=True
+    )
+    result["optimizer_step"][name] = {
+      "num_params": n,
+      **_summarise(time_optimizer_steps(shapes, set_reps, 3)),
+    }
+    result["state_bytes_over_param_bytes"][name] = state_bytes_ratio(shapes)
+  for arch in ("cnn",) if args.quick else ("cnn", "resnet18"):
+    arch_reps = reps if arch == "cnn" else max(3, reps // 3)
+    print(f"training step, {arch}, batch 128, {arch_reps} repetitions ...", flush=True)
+    result["training_step"][arch] = _summarise(
+      time_training_steps(arch, arch_reps, 5 if arch == "cnn" else 2)
+    )
+  torch_sets = {k: v for k, v in shapes_by_set.items() if k != "transformer_100M"}
+  try:
+    result["torch_reference"] = torch_reference(torch_sets, 5, args.torch_python)
+  except (subprocess.CalledProcessError, json.JSONDecodeError) as e:
+    result["torch_reference"] = {"error": str(e)}
+
+  table = markdown(result)
+  print(table)
+  out.parent.mkdir(parents=True, exist_ok=True)
+  out.write_text(json.dumps(result, indent=1))
+  out.with_suffix(".md").write_text(f"`{result['command']}` on {result['device']}\n\n{table}\n")
+  print(f"wrote {out} and {out.with_suffix('.md')}")
+
+
+def markdown(result):
+  lines = [
+    "| optimizer step | params | " + " | ".join(OPTIMIZERS) + " |",
+    "|---|---|" + "---|" * len(OPTIMIZERS),
+  ]
+  for name, r in result["optimizer_step"].items():
+    cells = [
+      f"{1e3 * r['median_seconds'][k]:.2f} ms ({r['over_adam'][k]:.2f}×)" for k in OPTIMIZERS
+    ]
+    lines.append(f"| {name} | {r['num_params'] / 1e6:.1f}M | " + " | ".join(cells) + " |")
+  lines += ["", "| training step (batch 128) | pilot | adam | pilot / adam |", "|---|---|---|---|"]
+  for arch, r in result["training_step"].items():
+    m = r["median_seconds"]
+    lines.append(
+      f"| {arch} | {1e3 * m['pilot']:.1f} ms | {1e3 * m['adam']:.1f} ms | {r['over_adam']['pilot']:.3f} |"
+    )
+  names = list(next(iter(result["state_bytes_over_param_bytes"].values())))
+  lines += [
+    "",
+    "| state bytes / param bytes | " + " | ".join(names) + " |",
+    "|---|" + "---|" * len(names),
+  ]
+  for name, r in result["state_bytes_over_param_bytes"].items():
+    lines.append(f"| {name} | " + " | ".join(f"{r[k]:.4f}" for k in names) + " |")
+  ref = result.get("torch_reference")
+  if ref and "sets" in ref:
+    lines += [
+      "",
+      f"| PILOT over Adam, same shapes | pilot_optax / optax.adam | reference PILOT / torch Adam(foreach) (torch {ref['torch']}) |",
+      "|---|---|---|",
+    ]
+    for name, r in ref["sets"].items():
+      ours = result["optimizer_step"][name]["over_adam"]["pilot"]
+      lines.append(f"| {name} | {ours:.2f}× | {r['pilot_over_adam']:.2f}× |")
+  return "\n".join(lines)
+
+
+if __name__ == "__main__":
+  main()
