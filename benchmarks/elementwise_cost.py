@@ -1,0 +1,94 @@
+"""Per-element costs behind PILOT's step on this machine: memory, transcendentals, the lookahead.
+
+    python -m benchmarks.elementwise_cost [--n 11200000] [--out benchmarks/results/elementwise_cost_cpu.json]
+
+Each kernel reads float32 vectors of length n and reduces to a scalar (so no output buffer
+is allocated), jitted, median of interleaved repetitions. The lookahead variants compute the
+same three sums d L / d(p_m, p_v, p_s) in different ways, to show what XLA makes of each:
+- `grad`: jax.grad of the summed lookahead (what pilot_optax does);
+- `jvp_dot`: three jvp tangents stacked and contracted with the gradient by a dot;
+- `chunked_loop`: the same tangents over 64K-element chunks in a fori_loop (cache-resident).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+from pilot_optax._pilot import _TINY, _direction
+
+
+def _u(knobs, gp, m, v):
+  return _direction(knobs, m * 10.0, jnp.maximum(v * 1000.0, _TINY), gp, 1e-8)
+
+
+def _tangents(g, gp, m, v, knobs):
+  return jnp.stack([jax.jvp(lambda k: _u(k, gp, m, v), (knobs,), (jnp.eye(3)[i],))[1] for i in range(3)])
+
+
+def _chunked(g, gp, m, v, knobs, chunk=65536):
+  count = g.shape[0] // chunk
+
+  def body(i, acc):
+    cut = lambda x: jax.lax.dynamic_slice(x, (i * chunk,), (chunk,))  # noqa: E731
+    return acc + jnp.sum(_tangents(cut(g), cut(gp), cut(m), cut(v), knobs) * cut(g), axis=1)
+
+  acc = jax.lax.fori_loop(0, count, body, jnp.zeros(3))
+  tail = slice(count * chunk, None)
+  return acc + jnp.sum(_tangents(g[tail], gp[tail], m[tail], v[tail], knobs) * g[tail], axis=1)
+
+
+KERNELS = {
+    "sum(g*g)  [memory]": lambda g, gp, m, v, k: jnp.sum(g * g),
+    "sum(exp)": lambda g, gp, m, v, k: jnp.sum(jnp.exp(0.3 * g)),
+    "sum(log)": lambda g, gp, m, v, k: jnp.sum(jnp.log(jnp.abs(g))),
+    "sum(exp(p*log|g|))": lambda g, gp, m, v, k: jnp.sum(jnp.exp(0.3 * jnp.log(jnp.abs(g)))),
+    "sum(|g|**p)  [lax.pow]": lambda g, gp, m, v, k: jnp.sum(jnp.abs(g) ** k[2]),
+    "sum(g*sqrt-div)  [Adam-like]": lambda g, gp, m, v, k: jnp.sum(g / (jnp.sqrt(v) + 1e-8)),
+    "lookahead value  [forward only]": lambda g, gp, m, v, k: jnp.sum(g * _u(k, gp, m, v)),
+    "lookahead grad": lambda g, gp, m, v, k: jax.grad(lambda kk: jnp.sum(g * _u(kk, gp, m, v)))(k),
+    "lookahead jvp_dot": lambda g, gp, m, v, k: jnp.dot(_tangents(g, gp, m, v, k), g, precision="highest"),
+    "lookahead chunked_loop": partial(_chunked),
+}
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(prog="python -m benchmarks.elementwise_cost", description=__doc__.split("\n\n")[0])
+  parser.add_argument("--n", type=int, default=11_200_000)
+  parser.add_argument("--reps", type=int, default=7)
+  parser.add_argument("--out", type=Path, default=None)
+  args = parser.parse_args(argv)
+  keys = jax.random.split(jax.random.key(0), 4)
+  g, gp, m = (jax.random.normal(k, (args.n,)) for k in keys[:3])
+  v = jax.random.uniform(keys[3], (args.n,))
+  knobs = jnp.array([0.8, 0.47, 0.12])
+  fns = {name: jax.jit(fn) for name, fn in KERNELS.items()}
+  for fn in fns.values():
+    jax.block_until_ready(fn(g, gp, m, v, knobs))
+  times = {name: [] for name in fns}
+  for _ in range(args.reps):
+    for name, fn in fns.items():
+      start = time.perf_counter()
+      jax.block_until_ready(fn(g, gp, m, v, knobs))
+      times[name].append(time.perf_counter() - start)
+  rows = {name: statistics.median(t) for name, t in times.items()}
+  print(f"{'kernel':36s} {'ms':>8s} {'ns/element':>11s}")
+  for name, sec in rows.items():
+    print(f"{name:36s} {1e3 * sec:8.2f} {1e9 * sec / args.n:11.3f}")
+  out = args.out or Path("benchmarks/results") / f"elementwise_cost_{jax.devices()[0].platform}.json"
+  out.parent.mkdir(parents=True, exist_ok=True)
+  out.write_text(json.dumps({"command": "python -m benchmarks.elementwise_cost " + " ".join(argv or []),
+                             "n": args.n, "median_seconds": rows, "raw_seconds": times,
+                             "device": str(jax.devices()[0].device_kind)}, indent=1))
+  print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+  main()
