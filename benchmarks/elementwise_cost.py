@@ -30,7 +30,9 @@ def _u(knobs, gp, m, v):
 
 
 def _tangents(g, gp, m, v, knobs):
-  return jnp.stack([jax.jvp(lambda k: _u(k, gp, m, v), (knobs,), (jnp.eye(3)[i],))[1] for i in range(3)])
+  return jnp.stack(
+    [jax.jvp(lambda k: _u(k, gp, m, v), (knobs,), (jnp.eye(3)[i],))[1] for i in range(3)]
+  )
 
 
 def _chunked(g, gp, m, v, knobs, chunk=65536):
@@ -46,21 +48,25 @@ def _chunked(g, gp, m, v, knobs, chunk=65536):
 
 
 KERNELS = {
-    "sum(g*g)  [memory]": lambda g, gp, m, v, k: jnp.sum(g * g),
-    "sum(exp)": lambda g, gp, m, v, k: jnp.sum(jnp.exp(0.3 * g)),
-    "sum(log)": lambda g, gp, m, v, k: jnp.sum(jnp.log(jnp.abs(g))),
-    "sum(exp(p*log|g|))": lambda g, gp, m, v, k: jnp.sum(jnp.exp(0.3 * jnp.log(jnp.abs(g)))),
-    "sum(|g|**p)  [lax.pow]": lambda g, gp, m, v, k: jnp.sum(jnp.abs(g) ** k[2]),
-    "sum(g*sqrt-div)  [Adam-like]": lambda g, gp, m, v, k: jnp.sum(g / (jnp.sqrt(v) + 1e-8)),
-    "lookahead value  [forward only]": lambda g, gp, m, v, k: jnp.sum(g * _u(k, gp, m, v)),
-    "lookahead grad": lambda g, gp, m, v, k: jax.grad(lambda kk: jnp.sum(g * _u(kk, gp, m, v)))(k),
-    "lookahead jvp_dot": lambda g, gp, m, v, k: jnp.dot(_tangents(g, gp, m, v, k), g, precision="highest"),
-    "lookahead chunked_loop": partial(_chunked),
+  "sum(g*g)  [memory]": lambda g, gp, m, v, k: jnp.sum(g * g),
+  "sum(exp)": lambda g, gp, m, v, k: jnp.sum(jnp.exp(0.3 * g)),
+  "sum(log)": lambda g, gp, m, v, k: jnp.sum(jnp.log(jnp.abs(g))),
+  "sum(exp(p*log|g|))": lambda g, gp, m, v, k: jnp.sum(jnp.exp(0.3 * jnp.log(jnp.abs(g)))),
+  "sum(|g|**p)  [lax.pow]": lambda g, gp, m, v, k: jnp.sum(jnp.abs(g) ** k[2]),
+  "sum(g*sqrt-div)  [Adam-like]": lambda g, gp, m, v, k: jnp.sum(g / (jnp.sqrt(v) + 1e-8)),
+  "lookahead value  [forward only]": lambda g, gp, m, v, k: jnp.sum(g * _u(k, gp, m, v)),
+  "lookahead grad": lambda g, gp, m, v, k: jax.grad(lambda kk: jnp.sum(g * _u(kk, gp, m, v)))(k),
+  "lookahead jvp_dot": lambda g, gp, m, v, k: jnp.dot(
+    _tangents(g, gp, m, v, k), g, precision="highest"
+  ),
+  "lookahead chunked_loop": partial(_chunked),
 }
 
 
 def main(argv=None):
-  parser = argparse.ArgumentParser(prog="python -m benchmarks.elementwise_cost", description=__doc__.split("\n\n")[0])
+  parser = argparse.ArgumentParser(
+    prog="python -m benchmarks.elementwise_cost", description=__doc__.split("\n\n")[0]
+  )
   parser.add_argument("--n", type=int, default=11_200_000)
   parser.add_argument("--reps", type=int, default=7)
   parser.add_argument("--out", type=Path, default=None)
@@ -82,11 +88,22 @@ def main(argv=None):
   print(f"{'kernel':36s} {'ms':>8s} {'ns/element':>11s}")
   for name, sec in rows.items():
     print(f"{name:36s} {1e3 * sec:8.2f} {1e9 * sec / args.n:11.3f}")
-  out = args.out or Path("benchmarks/results") / f"elementwise_cost_{jax.devices()[0].platform}.json"
+  out = (
+    args.out or Path("benchmarks/results") / f"elementwise_cost_{jax.devices()[0].platform}.json"
+  )
   out.parent.mkdir(parents=True, exist_ok=True)
-  out.write_text(json.dumps({"command": "python -m benchmarks.elementwise_cost " + " ".join(argv or []),
-                             "n": args.n, "median_seconds": rows, "raw_seconds": times,
-                             "device": str(jax.devices()[0].device_kind)}, indent=1))
+  out.write_text(
+    json.dumps(
+      {
+        "command": "python -m benchmarks.elementwise_cost " + " ".join(argv or []),
+        "n": args.n,
+        "median_seconds": rows,
+        "raw_seconds": times,
+        "device": str(jax.devices()[0].device_kind),
+      },
+      indent=1,
+    )
+  )
   print(f"wrote {out}")
 
 

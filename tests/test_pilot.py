@@ -389,3 +389,15 @@ def test_frozen_policy_shortcut_changes_nothing(params):
   np.testing.assert_array_equal(s_skipped[0].phi, init_phi(2))
   pinned, _ = run(pilot(0.05, policy_overrides={"pm": 0.9, "pv": 0.4, "ps": 0.1}), params, 3)
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(pinned))
+
+
+def test_step_makes_no_host_transfers(params):
+  tx = pilot(optax.cosine_decay_schedule(1e-2, 100), weight_decay=1e-3)
+  state = tx.init(params)
+  grads = jax.grad(quadratic_loss)(params)
+  step = jax.jit(tx.update)
+  step(grads, state, params)  # compile outside the guard
+  with jax.transfer_guard("disallow"):
+    for _ in range(3):
+      updates, state = step(grads, state, params)
+    jax.block_until_ready(updates)
