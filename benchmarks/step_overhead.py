@@ -305,12 +305,16 @@ def markdown(result):
   if ref and "sets" in ref:
     lines += [
       "",
-      f"| PILOT over Adam, same shapes | pilot_optax / optax.adam | reference PILOT / torch Adam(foreach) (torch {ref['torch']}) |",
-      "|---|---|---|",
+      f"| same shapes | pilot_optax | optax.adam | ratio | reference PILOT (torch {ref['torch']}) | torch Adam(foreach) | ratio |",
+      "|---|---|---|---|---|---|---|",
     ]
     for name, r in ref["sets"].items():
-      ours = result["optimizer_step"][name]["over_adam"]["pilot"]
-      lines.append(f"| {name} | {ours:.2f}× | {r['pilot_over_adam']:.2f}× |")
+      ours = result["optimizer_step"][name]
+      lines.append(
+        f"| {name} | {1e3 * ours['median_seconds']['pilot']:.1f} ms | {1e3 * ours['median_seconds']['adam']:.1f} ms | "
+        f"{ours['over_adam']['pilot']:.2f}× | {1e3 * r['seconds']['pilot']:.1f} ms | {1e3 * r['seconds']['adam']:.1f} ms | "
+        f"{r['pilot_over_adam']:.2f}× |"
+      )
   return "\n".join(lines)
 
 
