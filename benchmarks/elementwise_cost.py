@@ -29,6 +29,15 @@ def _u(knobs, gp, m, v):
   return _direction(knobs, m * 10.0, jnp.maximum(v * 1000.0, _TINY), gp, 1e-8)
 
 
+def _u_with_where(knobs, gp, m, v):
+  """The direction as first written: a `where` guards the denominator (same values)."""
+  pm, pv, ps = knobs[0], knobs[1], knobs[2]
+  n = gp + pm * (m * 10.0 - gp)
+  magnitude = jnp.exp((1 - ps) * jnp.log(jnp.maximum(jnp.abs(n), _TINY)))
+  denom = jnp.exp(pv * jnp.log(jnp.maximum(v * 1000.0, _TINY))) + 1e-8
+  return jnp.sign(n) * magnitude / jnp.where(denom > 0, denom, 1)
+
+
 def _tangents(g, gp, m, v, knobs):
   return jnp.stack(
     [jax.jvp(lambda k: _u(k, gp, m, v), (knobs,), (jnp.eye(3)[i],))[1] for i in range(3)]
@@ -55,6 +64,7 @@ KERNELS = {
   "sum(|g|**p)  [lax.pow]": lambda g, gp, m, v, k: jnp.sum(jnp.abs(g) ** k[2]),
   "sum(g*sqrt-div)  [Adam-like]": lambda g, gp, m, v, k: jnp.sum(g / (jnp.sqrt(v) + 1e-8)),
   "lookahead value  [forward only]": lambda g, gp, m, v, k: jnp.sum(g * _u(k, gp, m, v)),
+  "lookahead value, where-guarded": lambda g, gp, m, v, k: jnp.sum(g * _u_with_where(k, gp, m, v)),
   "lookahead grad": lambda g, gp, m, v, k: jax.grad(lambda kk: jnp.sum(g * _u(kk, gp, m, v)))(k),
   "lookahead jvp_dot": lambda g, gp, m, v, k: jnp.dot(
     _tangents(g, gp, m, v, k), g, precision="highest"

@@ -36,6 +36,8 @@ from pilot_optax import pilot
 
 OPTIMIZERS = {
   "pilot": lambda: pilot(1e-3),
+  # The same step with the lookahead skipped (lr_phi = 0 freezes the policy): what the rest costs.
+  "pilot_no_lookahead": lambda: pilot(1e-3, lr_phi=0.0),
   "adam": lambda: optax.adam(1e-3),
   "adamw": lambda: optax.adamw(1e-3),
   "lion": lambda: optax.lion(1e-4),
