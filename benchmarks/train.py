@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
-from jax.sharding import NamedSharding
+from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
@@ -80,7 +80,7 @@ class Trainer:
     self.dataset, self.dtype = dataset, dtype
     self.batch_sharding = None
     if jax.device_count() > 1:
-      mesh = jax.make_mesh((jax.device_count(),), ("data",))
+      mesh = jax.make_mesh((jax.device_count(),), ("data",), axis_types=(AxisType.Auto,))
       self.batch_sharding = NamedSharding(mesh, P("data"))
     self.train_step = jax.jit(self._train_step, donate_argnums=(0, 1, 2))
     self.eval_step = jax.jit(self._eval_step)

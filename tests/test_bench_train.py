@@ -154,3 +154,45 @@ def test_missing_data_is_a_clear_exit(tmp_path):
         str(tmp_path / "out"),
       ]
     )
+
+
+def test_batch_split_across_two_devices(tmp_path):
+  """With several devices the batch is sharded along them (data parallel); run on 2 virtual CPUs."""
+  import os
+  import subprocess
+  import sys
+  from pathlib import Path
+
+  write_fashion_mnist(tmp_path / "data", n_train=64, n_test=32)
+  root = Path(__file__).parents[1]
+  env = {
+    **os.environ,
+    "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+    "PYTHONPATH": str(root),
+  }
+  cmd = [
+    sys.executable,
+    "-m",
+    "benchmarks.train",
+    "--dataset",
+    "fashionmnist",
+    "--arch",
+    "cnn",
+    "--optimizer",
+    "pilot",
+    "--epochs",
+    "1",
+    "--seeds",
+    "0",
+    "--batch-size",
+    "16",
+    "--data-dir",
+    str(tmp_path / "data"),
+    "--out",
+    str(tmp_path / "out"),
+  ]
+  result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=root, env=env)
+  assert result.returncode == 0, result.stdout + result.stderr
+  assert "CpuDevice(id=1)" in result.stdout
+  record = json.loads((tmp_path / "out" / "fashionmnist_cnn_pilot_seed0.json").read_text())
+  assert np.isfinite(record["final"]["val_loss"])
