@@ -92,36 +92,47 @@ def _tree(shapes, key):
   return [jax.random.normal(k, s, jnp.float32) for k, s in zip(keys, shapes, strict=True)]
 
 
-def _optimizer_step(tx):
-  def step(params, state, grads):
+def _optimizer_step(tx, grads):
+  def step(params, state):
     updates, state = tx.update(grads, state, params)
     return optax.apply_updates(params, updates), state
 
   return jax.jit(step, donate_argnums=(0, 1))
 
 
+def _time_interleaved(runs, reps, steps_per_rep):
+  """Median-ready seconds per step of each run, interleaved in every repetition.
+
+  `runs` maps a name to (step, carry): `step(*carry)` returns the next carry, whose buffers it may
+  donate. Two calls compile and warm up each run before timing.
+  """
+  carries = {name: carry for name, (_, carry) in runs.items()}
+
+  def advance(name, count):
+    for _ in range(count):
+      carries[name] = runs[name][0](*carries[name])
+    jax.block_until_ready(carries[name])
+
+  for name in runs:
+    advance(name, 2)
+  times = {name: [] for name in runs}
+  for _ in range(reps):
+    for name in runs:
+      start = time.perf_counter()
+      advance(name, steps_per_rep)
+      times[name].append((time.perf_counter() - start) / steps_per_rep)
+  return times
+
+
 def time_optimizer_steps(shapes, reps, steps_per_rep):
-  """Median seconds per optimizer step, the optimizers interleaved in each repetition."""
+  """Seconds per optimizer step (update + apply), the optimizers interleaved."""
   grads = _tree(shapes, 1)
   runs = {}
   for name, make in OPTIMIZERS.items():
     tx = make()
     params = _tree(shapes, 0)
-    runs[name] = [_optimizer_step(tx), params, tx.init(params)]
-  for run in runs.values():  # compile and warm up
-    for _ in range(2):
-      run[1], run[2] = run[0](run[1], run[2], grads)
-    jax.block_until_ready(run[1])
-  times = {name: [] for name in runs}
-  for _ in range(reps):
-    for name, run in runs.items():
-      start = time.perf_counter()
-      for _ in range(steps_per_rep):
-        run[1], run[2] = run[0](run[1], run[2], grads)
-      jax.block_until_ready(run[1])
-      times[name].append((time.perf_counter() - start) / steps_per_rep)
-  del runs
-  return times
+    runs[name] = (_optimizer_step(tx, grads), (params, tx.init(params)))
+  return _time_interleaved(runs, reps, steps_per_rep)
 
 
 def state_bytes_ratio(shapes):
@@ -140,7 +151,7 @@ def state_bytes_ratio(shapes):
 
 
 def time_training_steps(arch, reps, steps_per_rep):
-  """Median seconds per whole training step with pilot and with adam, interleaved."""
+  """Seconds per whole training step (forward, backward, update) with pilot and adam, interleaved."""
   from flax import nnx
 
   from benchmarks.models import build_model
@@ -165,20 +176,8 @@ def time_training_steps(arch, reps, steps_per_rep):
       updates, state = tx.update(grads, state, params)
       return optax.apply_updates(params, updates), rest, state
 
-    runs[name] = [jax.jit(step, donate_argnums=(0, 1, 2)), params, rest, tx.init(params)]
-  for run in runs.values():
-    for _ in range(2):
-      run[1], run[2], run[3] = run[0](run[1], run[2], run[3])
-    jax.block_until_ready(run[1])
-  times = {name: [] for name in runs}
-  for _ in range(reps):
-    for name, run in runs.items():
-      start = time.perf_counter()
-      for _ in range(steps_per_rep):
-        run[1], run[2], run[3] = run[0](run[1], run[2], run[3])
-      jax.block_until_ready(run[1])
-      times[name].append((time.perf_counter() - start) / steps_per_rep)
-  return times
+    runs[name] = (jax.jit(step, donate_argnums=(0, 1, 2)), (params, rest, tx.init(params)))
+  return _time_interleaved(runs, reps, steps_per_rep)
 
 
 def torch_reference(shape_sets, reps, python):
