@@ -206,7 +206,9 @@ def main(argv=None):
   summary = summarise(records)
   text = markdown(summary)
   print(text)
-  (args.directory / "table.md").write_text(text + "\n")
+  commands = sorted({r["hyperparameters"].get("command", "") for r in records} - {""})
+  provenance = "".join(f"\nProduced by `{c}`.\n" for c in commands)
+  (args.directory / "table.md").write_text(text + "\n" + provenance)
   serialisable = {f"{d}/{a}": rows for (d, a), rows in summary.items()}
   (args.directory / "summary.json").write_text(json.dumps(serialisable, indent=1))
   if not args.no_plots:
