@@ -22,7 +22,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from pilot_optax._pilot import _TINY, _direction
+from pilot_optax._math import TINY as _TINY
+from pilot_optax._math import direction as _direction
 
 
 def _u(knobs, gp, m, v):

@@ -92,10 +92,12 @@ def _tree(shapes, key):
   return [jax.random.normal(k, s, jnp.float32) for k, s in zip(keys, shapes, strict=True)]
 
 
-def _optimizer_step(tx, grads):
-  def step(params, state):
+def _optimizer_step(tx):
+  # The gradients are an argument, not a closed-over constant: XLA would fold
+  # what depends on constant gradients alone (g², (1 - b) g) out of the step.
+  def step(params, state, grads):
     updates, state = tx.update(grads, state, params)
-    return optax.apply_updates(params, updates), state
+    return optax.apply_updates(params, updates), state, grads
 
   return jax.jit(step, donate_argnums=(0, 1))
 
@@ -131,7 +133,7 @@ def time_optimizer_steps(shapes, reps, steps_per_rep):
   for name, make in OPTIMIZERS.items():
     tx = make()
     params = _tree(shapes, 0)
-    runs[name] = (_optimizer_step(tx, grads), (params, tx.init(params)))
+    runs[name] = (_optimizer_step(tx), (params, tx.init(params), grads))
   return _time_interleaved(runs, reps, steps_per_rep)
 
 

@@ -26,11 +26,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from pilot_optax import _checks
+from pilot_optax import _checks, _fusion
+from pilot_optax._lookahead import knob_gradient
+from pilot_optax._math import TINY, bias_correction, compute_dtype, direction, sum_f32
 from pilot_optax._policy import init_phi, policy_knobs
-
-# Floor of |n| before its power, and of v̂ in the lookahead, as in the reference.
-_TINY = 1e-12
 
 
 class PilotState(NamedTuple):
@@ -54,122 +53,11 @@ def _learning_rate_at(learning_rate: optax.ScalarOrSchedule, count: chex.Array):
   return learning_rate(count) if callable(learning_rate) else learning_rate
 
 
-def _compute_dtype(dtype) -> jnp.dtype:
-  """Float32, or wider when the leaf is wider (float64 under x64)."""
-  return jnp.promote_types(dtype, jnp.float32)
-
-
-@jax.custom_jvp
-def _at_least(x: chex.Array, floor: chex.Numeric) -> chex.Array:
-  """``max(x, floor)``, differentiated as if the floor were not there.
-
-  The floors below only keep logarithms and quotients finite; the reference
-  implementation differentiates through them as if they were absent, and so
-  does this. It also keeps selects out of the derivative, which XLA:CPU does
-  not vectorise.
-  """
-  return jnp.maximum(x, floor)
-
-
-@_at_least.defjvp
-def _at_least_jvp(primals, tangents):
-  x, floor = primals
-  return _at_least(x, floor), tangents[0]
-
-
-def _power(x: chex.Array, p: chex.Array) -> chex.Array:
-  """``x ** p`` for ``x >= 0`` and a traced exponent ``p`` in [0, 1].
-
-  Written as ``exp(p log x)``: XLA's generic ``pow`` is several times slower on
-  CPU. ``log 0 = -inf`` is raised to the dtype's lowest finite value so that
-  ``0 ** 0 = 1`` (not ``exp(0 * -inf) = nan``) while ``0 ** p = 0`` for p > 0.
-  """
-  return jnp.exp(p * jnp.maximum(jnp.log(x), jnp.finfo(x.dtype).min))
-
-
-def _direction(
-  knobs: chex.Array,
-  m_hat: chex.Array,
-  v_hat: chex.Array,
-  grad: chex.Array,
-  eps: chex.Numeric,
-) -> chex.Array:
-  """u = max(|n|, 1e-12)^(1 - p_s) sign(n) / (v̂^p_v + ε), n = p_m m̂ + (1 - p_m) g."""
-  pm, pv, ps = knobs[0], knobs[1], knobs[2]
-  # n = p_m m̂ + (1 - p_m) g, written so that p_m appears once: its derivative
-  # then needs one reduction over the parameters, not two.
-  n = grad + pm * (m_hat - grad)
-  magnitude = jnp.exp((1 - ps) * jnp.log(_at_least(jnp.abs(n), _TINY)))
-  # The denominator is 0 only when eps = 0 and v̂ = 0, where n = 0 too: the
-  # reference computes 0/0 = nan there. Flooring it at the smallest normal
-  # number makes that step 0 (a `where` would do the same at twice the cost:
-  # it stops XLA:CPU from vectorising the fused loop).
-  denom = _at_least(_power(v_hat, pv) + eps, jnp.finfo(v_hat.dtype).tiny)
-  return jnp.sign(n) * magnitude / denom
-
-
-def _sum_f32(fn: Callable[..., chex.Array], *trees: Any) -> chex.Array:
-  """Σ over all leaves and elements of ``fn(*leaves)``, accumulated in float32+."""
-
-  def leaf_sum(*xs):
-    dtype = _compute_dtype(xs[0].dtype)
-    return jnp.sum(fn(*(x.astype(dtype) for x in xs)), dtype=dtype)
-
-  return sum(jax.tree.leaves(jax.tree.map(leaf_sum, *trees)), jnp.float32(0))
-
-
 def _agreement(grads: optax.Updates, prev_grads: optax.Updates) -> chex.Array:
   """Cosine r_t between this gradient and the last, over the whole tree."""
-  dot = _sum_f32(jnp.multiply, grads, prev_grads)
-  norm = jnp.sqrt(_sum_f32(jnp.square, grads)) * jnp.sqrt(_sum_f32(jnp.square, prev_grads))
-  return jnp.where(norm > _TINY, dot / jnp.maximum(norm, _TINY), 0.0)
-
-
-def _bias_correction(decay: chex.Numeric, count: chex.Array) -> chex.Array:
-  return 1 - decay ** count.astype(jnp.float32)
-
-
-def lookahead_objective(
-  phi: chex.Array,
-  state: PilotState,
-  grads: optax.Updates,
-  learning_rate: chex.Numeric,
-  *,
-  b1: chex.Numeric,
-  b2: chex.Numeric,
-  eps: chex.Numeric,
-  degree: int,
-  policy_overrides: Mapping[str, float] | None = None,
-) -> chex.Array:
-  r"""One-step lookahead objective whose φ-gradient trains the policy.
-
-  .. math::
-
-    L(\phi) = \sum g_t \cdot \bigl(-\eta_t\, u(P(\phi);\ \hat m_{t-1},
-      \max(\hat v_{t-1}, 10^{-12}),\ g_{t-1})\bigr)
-
-  the first-order change of the loss caused by the previous step's update,
-  seen through the new gradient. ``state`` is the state *before* this step, so
-  that ``mu``, ``nu``, ``prev_grad`` and ``count`` still describe step t-1.
-
-  P(φ) has the **value** of ``state.policy`` (the knobs step t-1 used) and the
-  **derivative** of the policy map at φ and ``state.rho`` (= ρ_{t-1}), as in
-  the reference implementation.
-  """
-  live = policy_knobs(phi, state.rho, degree, policy_overrides=policy_overrides)
-  # Value of the stored knobs, derivative of the live policy map: adding
-  # live - stop_gradient(live) (exactly 0) leaves the value untouched.
-  knobs = state.policy + (live - jax.lax.stop_gradient(live))
-  # At the first step there is no previous step; count 0 would divide by 0.
-  prev_count = jnp.maximum(state.count, 1)
-  inv_bc1 = 1 / _bias_correction(b1, prev_count)
-  inv_bc2 = 1 / _bias_correction(b2, prev_count)
-
-  def leaf_term(g, m, v, g_prev):
-    v_hat = jnp.maximum(v * inv_bc2.astype(v.dtype), _TINY)
-    return g * _direction(knobs.astype(g.dtype), m * inv_bc1.astype(m.dtype), v_hat, g_prev, eps)
-
-  return -learning_rate * _sum_f32(leaf_term, grads, state.mu, state.nu, state.prev_grad)
+  dot = sum_f32(jnp.multiply, grads, prev_grads)
+  norm = jnp.sqrt(sum_f32(jnp.square, grads)) * jnp.sqrt(sum_f32(jnp.square, prev_grads))
+  return jnp.where(norm > TINY, dot / jnp.maximum(norm, TINY), 0.0)
 
 
 def _check_grads_match(grads: optax.Updates, state: PilotState) -> None:
@@ -284,37 +172,37 @@ def scale_by_pilot(
     rho = rho.astype(jnp.float32)
     knobs = policy_knobs(state.phi, rho, degree, policy_overrides=overrides)
 
-    # 4. Meta-gradient of the lookahead (zero at the first step), clipped.
+    # 4. Meta-gradient of the lookahead (zero at the first step), clipped:
+    # ∂L/∂knobs in closed form, pulled back through the policy map at φ_t and
+    # ρ_{t-1} (pinned knobs are constants there, so their blocks get 0).
     if policy_is_frozen:
       # All knobs pinned or η_φ = 0: φ cannot move, so the lookahead (most of
       # the step's cost) is skipped.
       meta_grad = jnp.zeros_like(state.phi)
     else:
-      meta_grad = jax.grad(lookahead_objective)(
-        state.phi,
-        state,
-        grads,
-        lr,
-        b1=b1,
-        b2=b2,
-        eps=eps,
-        degree=degree,
-        policy_overrides=overrides,
+      knob_grad = knob_gradient(state, grads, lr, b1=b1, b2=b2, eps=eps, pinned=tuple(overrides))
+      _, pull_back = jax.vjp(
+        lambda phi: policy_knobs(phi, state.rho, degree, policy_overrides=overrides), state.phi
       )
+      (meta_grad,) = pull_back(knob_grad.astype(state.phi.dtype))
     meta_grad = jnp.where(state.count >= 1, meta_grad, 0.0)
-    meta_grad = meta_grad * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(meta_grad) + _TINY))
+    meta_grad = meta_grad * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(meta_grad) + TINY))
     phi = (state.phi - lr_phi * meta_grad).astype(jnp.float32)
 
     # 5-6. Moments and direction, in float32 (or wider) whatever the leaves.
-    inv_bc1 = 1 / _bias_correction(b1, count)
-    inv_bc2 = 1 / _bias_correction(b2, count)
+    inv_bc1 = 1 / bias_correction(b1, count)
+    inv_bc2 = 1 / bias_correction(b2, count)
+    # m, v and g_{t-1} are overwritten in place (when donated) after the
+    # lookahead has read them; `after` (a 0) says so to XLA, which would
+    # otherwise copy all three first (see _fusion).
+    after = _fusion.zero_after(phi[0] + rho)
 
     def step_leaf(g, m, v):
-      dtype = _compute_dtype(g.dtype)
+      dtype = compute_dtype(g.dtype)
       g32 = g.astype(dtype)
-      m_new = b1 * m.astype(dtype) + (1 - b1) * g32
-      v_new = b2 * v.astype(dtype) + (1 - b2) * g32 * g32
-      u = _direction(
+      m_new = (b1 + after).astype(dtype) * m.astype(dtype) + (1 - b1) * g32
+      v_new = (b2 + after).astype(dtype) * v.astype(dtype) + (1 - b2) * g32 * g32
+      u = direction(
         knobs.astype(dtype), m_new * inv_bc1.astype(dtype), v_new * inv_bc2.astype(dtype), g32, eps
       )
       return u.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
@@ -323,11 +211,14 @@ def scale_by_pilot(
     directions, mu, nu = jax.tree.transpose(
       jax.tree.structure(grads), jax.tree.structure((0, 0, 0)), stepped
     )
+    prev_grad = jax.tree.map(
+      lambda g, old: (g + after.astype(g.dtype)).astype(old.dtype), grads, state.prev_grad
+    )
     new_state = PilotState(
       count=count,
       mu=mu,
       nu=nu,
-      prev_grad=optax.tree.cast_like(grads, state.prev_grad),
+      prev_grad=prev_grad,
       rho=rho,
       phi=phi,
       policy=knobs.astype(jnp.float32),

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pilot_optax import PilotState, init_phi, lookahead_objective, policy_knobs
+from pilot_optax._lookahead import knob_gradient
 
 HYPER = dict(b1=0.9, b2=0.999, eps=1e-8)
 
@@ -97,3 +98,79 @@ def test_pinned_knob_block_gets_zero_gradient():
     autodiff = np.asarray(autodiff)
   np.testing.assert_array_equal(autodiff[3:6], 0.0)
   assert np.all(autodiff[:3] != 0) and np.all(autodiff[6:] != 0)
+
+
+def _pulled_back(state, grads, degree, overrides=None, eps=HYPER["eps"]):
+  """The step's meta-gradient: closed-form ∂L/∂knobs through the policy map's vjp."""
+  knob_grad = knob_gradient(
+    state, grads, 0.01, b1=HYPER["b1"], b2=HYPER["b2"], eps=eps, pinned=tuple(overrides or ())
+  )
+  _, pull_back = jax.vjp(
+    lambda phi: policy_knobs(phi, state.rho, degree, policy_overrides=overrides), state.phi
+  )
+  return pull_back(knob_grad.astype(state.phi.dtype))[0]
+
+
+@pytest.mark.parametrize(
+  ("degree", "overrides", "eps"),
+  [(1, None, 1e-8), (2, None, 1e-8), (3, None, 1e-8), (2, {"pv": 0.5}, 1e-8), (2, None, 0.0)],
+)
+def test_closed_form_knob_gradient_equals_autodiff(degree, overrides, eps):
+  hyper = HYPER | {"eps": eps}
+  with jax.enable_x64(True):
+    state, grads = _state(10 + degree, degree, overrides)
+    autodiff = jax.grad(lookahead_objective)(
+      state.phi, state, grads, 0.01, degree=degree, policy_overrides=overrides, **hyper
+    )
+    closed_form = _pulled_back(state, grads, degree, overrides, eps)
+    np.testing.assert_allclose(closed_form, autodiff, rtol=1e-10, atol=1e-14)
+    assert np.abs(autodiff).max() > 1e-4
+
+
+def test_closed_form_knob_gradient_where_n_and_v_are_zero():
+  # Coordinates never updated (m = v = g_prev = 0): n = 0, v̂ at its floor. Both
+  # forms must give the same finite numbers (the sign(n) = 0 there zeroes them).
+  degree = 2
+  with jax.enable_x64(True):
+    state, grads = _state(21, degree)
+    zero_some = lambda tree: jax.tree.map(lambda x: x.at[..., :1].set(0.0) if x.ndim else x, tree)  # noqa: E731
+    state = state._replace(
+      mu=zero_some(state.mu), nu=zero_some(state.nu), prev_grad=zero_some(state.prev_grad)
+    )
+    # And coordinates where n = g' + p_m (m̂ - g') is exactly 0 although m̂ != g':
+    # p_m = 1/2 and g' = -m̂ (the derivative through |n| is 0 there).
+    state = state._replace(policy=state.policy.at[0].set(0.5))
+    inv_bc1 = 1 / (1 - jnp.float32(HYPER["b1"]) ** jnp.float32(state.count))
+    state = state._replace(
+      prev_grad=jax.tree.map(
+        lambda gp, m: gp.at[..., 1:2].set(-m[..., 1:2] * inv_bc1.astype(m.dtype)) if m.ndim else gp,
+        state.prev_grad,
+        state.mu,
+      )
+    )
+    autodiff = jax.grad(lookahead_objective)(state.phi, state, grads, 0.01, degree=degree, **HYPER)
+    closed_form = _pulled_back(state, grads, degree)
+    assert np.all(np.isfinite(closed_form))
+    np.testing.assert_allclose(closed_form, autodiff, rtol=1e-10, atol=1e-14)
+
+
+def test_closed_form_knob_gradient_float32_and_bfloat16_leaves():
+  degree = 2
+  with jax.enable_x64(True):
+    state64, grads64 = _state(5, degree)
+    reference = jax.grad(lookahead_objective)(
+      state64.phi, state64, grads64, 0.01, degree=degree, **HYPER
+    )
+  for dtype, rtol in ((jnp.float32, 1e-4), (jnp.bfloat16, 2e-2)):
+    cast = lambda tree, dtype=dtype: jax.tree.map(lambda x: x.astype(dtype), tree)  # noqa: E731
+    state = state64._replace(
+      mu=cast(state64.mu),
+      nu=cast(state64.nu),
+      prev_grad=cast(state64.prev_grad),
+      rho=jnp.float32(state64.rho),
+      phi=state64.phi.astype(jnp.float32),
+      policy=state64.policy.astype(jnp.float32),
+    )
+    closed_form = _pulled_back(state, cast(grads64), degree)
+    assert closed_form.dtype == jnp.float32
+    np.testing.assert_allclose(closed_form, reference, rtol=rtol, atol=rtol * 1e-2)

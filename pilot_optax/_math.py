@@ -1,0 +1,81 @@
+"""Element-wise pieces of PILOT's step, shared by the step and the lookahead."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+
+# Floor of |n| before its power, and of v̂ in the lookahead, as in the reference.
+TINY = 1e-12
+
+
+def compute_dtype(dtype) -> jnp.dtype:
+  """Float32, or wider when the leaf is wider (float64 under x64)."""
+  return jnp.promote_types(dtype, jnp.float32)
+
+
+def bias_correction(decay: chex.Numeric, count: chex.Array) -> chex.Array:
+  """1 - decay^count, the bias correction of an exponential moving average."""
+  return 1 - decay ** count.astype(jnp.float32)
+
+
+@jax.custom_jvp
+def at_least(x: chex.Array, floor: chex.Numeric) -> chex.Array:
+  """``max(x, floor)``, differentiated as if the floor were not there.
+
+  The floors below only keep logarithms and quotients finite; the reference
+  implementation differentiates through them as if they were absent, and so
+  does this. It also keeps selects out of the derivative, which XLA:CPU does
+  not vectorise.
+  """
+  return jnp.maximum(x, floor)
+
+
+@at_least.defjvp
+def _at_least_jvp(primals, tangents):
+  x, floor = primals
+  return at_least(x, floor), tangents[0]
+
+
+def power(x: chex.Array, p: chex.Array) -> chex.Array:
+  """``x ** p`` for ``x >= 0`` and a traced exponent ``p`` in [0, 1].
+
+  Written as ``exp(p log x)``: XLA's generic ``pow`` is several times slower on
+  CPU. ``log 0 = -inf`` is raised to the dtype's lowest finite value so that
+  ``0 ** 0 = 1`` (not ``exp(0 * -inf) = nan``) while ``0 ** p = 0`` for p > 0.
+  """
+  return jnp.exp(p * jnp.maximum(jnp.log(x), jnp.finfo(x.dtype).min))
+
+
+def direction(
+  knobs: chex.Array,
+  m_hat: chex.Array,
+  v_hat: chex.Array,
+  grad: chex.Array,
+  eps: chex.Numeric,
+) -> chex.Array:
+  """u = max(|n|, 1e-12)^(1 - p_s) sign(n) / (v̂^p_v + ε), n = p_m m̂ + (1 - p_m) g."""
+  pm, pv, ps = knobs[0], knobs[1], knobs[2]
+  # n = p_m m̂ + (1 - p_m) g, written so that p_m appears once.
+  n = grad + pm * (m_hat - grad)
+  magnitude = jnp.exp((1 - ps) * jnp.log(at_least(jnp.abs(n), TINY)))
+  # The denominator is 0 only when eps = 0 and v̂ = 0, where n = 0 too: the
+  # reference computes 0/0 = nan there. Flooring it at the smallest normal
+  # number makes that step 0 (a `where` would do the same at twice the cost:
+  # it stops XLA:CPU from vectorising the fused loop).
+  denom = at_least(power(v_hat, pv) + eps, jnp.finfo(v_hat.dtype).tiny)
+  return jnp.sign(n) * magnitude / denom
+
+
+def sum_f32(fn: Callable[..., chex.Array], *trees: Any) -> chex.Array:
+  """Σ over all leaves and elements of ``fn(*leaves)``, accumulated in float32+."""
+
+  def leaf_sum(*xs):
+    dtype = compute_dtype(xs[0].dtype)
+    return jnp.sum(fn(*(x.astype(dtype) for x in xs)), dtype=dtype)
+
+  return sum(jax.tree.leaves(jax.tree.map(leaf_sum, *trees)), jnp.float32(0))
