@@ -7,7 +7,9 @@ is allocated), jitted, median of interleaved repetitions. The lookahead variants
 same three sums d L / d(p_m, p_v, p_s) in different ways, to show what XLA makes of each:
 - `grad`: jax.grad of the summed lookahead (what pilot_optax does);
 - `jvp_dot`: three jvp tangents stacked and contracted with the gradient by a dot;
-- `chunked_loop`: the same tangents over 64K-element chunks in a fori_loop (cache-resident).
+- `chunked_loop`: the same tangents over 64K-element chunks in a fori_loop (cache-resident);
+- `closed form`: what pilot_optax does, the derivative written out as three sums that share
+  nothing, so that XLA:CPU fuses each into one pass (pilot_optax._lookahead.knob_gradient).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+from pilot_optax import PilotState, init_phi
+from pilot_optax._lookahead import knob_gradient
 from pilot_optax._math import TINY as _TINY
 from pilot_optax._math import direction as _direction
 
@@ -57,6 +61,12 @@ def _chunked(g, gp, m, v, knobs, chunk=65536):
   return acc + jnp.sum(_tangents(g[tail], gp[tail], m[tail], v[tail], knobs) * g[tail], axis=1)
 
 
+def _closed_form(g, gp, m, v, knobs):
+  """What pilot_optax computes: the three closed-form sums, each its own fused pass."""
+  state = PilotState(jnp.int32(5), m, v, gp, jnp.float32(0.3), init_phi(2), knobs)
+  return knob_gradient(state, g, 1e-3, b1=0.9, b2=0.999, eps=1e-8)
+
+
 KERNELS = {
   "sum(g*g)  [memory]": lambda g, gp, m, v, k: jnp.sum(g * g),
   "sum(exp)": lambda g, gp, m, v, k: jnp.sum(jnp.exp(0.3 * g)),
@@ -71,6 +81,7 @@ KERNELS = {
     _tangents(g, gp, m, v, k), g, precision="highest"
   ),
   "lookahead chunked_loop": partial(_chunked),
+  "lookahead closed form  [pilot_optax]": _closed_form,
 }
 
 

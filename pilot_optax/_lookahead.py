@@ -152,7 +152,8 @@ def knob_gradient(
     An array of shape (3,), float32 (float64 when a leaf is).
   """
   inv_bc1, inv_bc2 = _previous_bias_corrections(state, b1, b2)
-  zero = _fusion.zero_after(state.rho)
+  # From every scalar of the state: a 0 XLA could fold would merge the sums again.
+  zero = _fusion.zero_after(state.rho + jnp.sum(state.policy) + state.count)
   leaves = list(
     zip(*(jax.tree.leaves(t) for t in (grads, state.mu, state.nu, state.prev_grad)), strict=True)
   )

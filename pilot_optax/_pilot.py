@@ -102,9 +102,10 @@ def scale_by_pilot(
 
   The transform returns :math:`u_t` (no learning rate, no weight decay; see
   :func:`pilot`). It still needs the learning rate: the policy is trained by
-  ``jax.grad`` of the one-step lookahead (:func:`lookahead_objective`), which
-  measures the previous update :math:`-\eta u_{t-1}` against :math:`g_t`; the
-  meta-gradient is clipped to norm 1 and applied with step ``lr_phi``.
+  the gradient of the one-step lookahead (:func:`lookahead_objective`), which
+  measures the previous update :math:`-\eta u_{t-1}` against :math:`g_t`,
+  computed in closed form (equal to ``jax.grad`` of it, but one fused pass per
+  knob); the meta-gradient is clipped to norm 1 and applied with step ``lr_phi``.
 
   Args:
     learning_rate: η, a float or an optax schedule ``count -> lr``; used only
@@ -260,7 +261,7 @@ def pilot(
            {\hat v_t^{\,p_v} + \varepsilon} + \lambda \theta_t \right),
 
   with :math:`f` a polynomial of degree ``degree`` and φ trained by a clipped
-  step of ``jax.grad`` of the one-step lookahead (see :func:`scale_by_pilot`).
+  step of the gradient of the one-step lookahead (see :func:`scale_by_pilot`).
   :math:`(p_m, p_v, p_s) = (1, \tfrac12, 0)` is AdamW; :math:`(1, 0, 1)` with
   ε = 0 is sign descent on the momentum.
 
