@@ -12,30 +12,26 @@ from benchmarks.optimizers import OPTIMIZERS, parse_names
 KEYS = {"dataset", "arch", "optimizer", "seed", "epochs", "hyperparameters", "history", "final"}
 
 
+def cli(**options):
+  """Command-line arguments of benchmarks.train: cli(batch_size=16) -> ["--batch-size", "16"]."""
+  return [arg for k, v in options.items() for arg in (f"--{k.replace('_', '-')}", str(v))]
+
+
 def test_every_optimizer_one_epoch_on_tiny_fashion_mnist(tmp_path, capsys):
   write_fashion_mnist(tmp_path / "data", n_train=64, n_test=32)
   out = tmp_path / "out"
   train.main(
-    [
-      "--dataset",
-      "fashionmnist",
-      "--arch",
-      "cnn",
-      "--optimizer",
-      "all",
-      "--epochs",
-      "1",
-      "--seeds",
-      "0",
-      "--batch-size",
-      "16",
-      "--policy-every",
-      "1",
-      "--data-dir",
-      str(tmp_path / "data"),
-      "--out",
-      str(out),
-    ]
+    cli(
+      dataset="fashionmnist",
+      arch="cnn",
+      optimizer="all",
+      epochs=1,
+      seeds=0,
+      batch_size=16,
+      policy_every=1,
+      data_dir=tmp_path / "data",
+      out=out,
+    )
   )
   for name in OPTIMIZERS:
     record = json.loads((out / f"fashionmnist_cnn_{name}_seed0.json").read_text())
@@ -67,26 +63,17 @@ def test_resnet18_on_tiny_cifar10_bf16(tmp_path):
   write_cifar10(tmp_path / "data", per_batch=4)
   out = tmp_path / "out"
   train.main(
-    [
-      "--dataset",
-      "cifar10",
-      "--arch",
-      "resnet18",
-      "--optimizer",
-      "pilot",
-      "--epochs",
-      "1",
-      "--seeds",
-      "3",
-      "--batch-size",
-      "10",
-      "--precision",
-      "bf16",
-      "--data-dir",
-      str(tmp_path / "data"),
-      "--out",
-      str(out),
-    ]
+    cli(
+      dataset="cifar10",
+      arch="resnet18",
+      optimizer="pilot",
+      epochs=1,
+      seeds=3,
+      batch_size=10,
+      precision="bf16",
+      data_dir=tmp_path / "data",
+      out=out,
+    )
   )
   record = json.loads((out / "cifar10_resnet18_pilot_seed3.json").read_text())
   assert (
@@ -131,9 +118,7 @@ def test_augmentation_crops_and_flips():
 
 def test_bad_optimizer_name_is_a_usage_error(capsys):
   with pytest.raises(SystemExit):
-    train.parse_args(
-      ["--dataset", "cifar10", "--arch", "cnn", "--optimizer", "adam,sgd", "--out", "x"]
-    )
+    train.parse_args(cli(dataset="cifar10", arch="cnn", optimizer="adam,sgd", out="x"))
   assert "sgd" in capsys.readouterr().err
   assert parse_names("all") == list(OPTIMIZERS)
 
@@ -141,18 +126,13 @@ def test_bad_optimizer_name_is_a_usage_error(capsys):
 def test_missing_data_is_a_clear_exit(tmp_path):
   with pytest.raises(SystemExit, match="file not found"):
     train.main(
-      [
-        "--dataset",
-        "fashionmnist",
-        "--arch",
-        "cnn",
-        "--optimizer",
-        "adam",
-        "--data-dir",
-        str(tmp_path),
-        "--out",
-        str(tmp_path / "out"),
-      ]
+      cli(
+        dataset="fashionmnist",
+        arch="cnn",
+        optimizer="adam",
+        data_dir=tmp_path,
+        out=tmp_path / "out",
+      )
     )
 
 
@@ -174,22 +154,16 @@ def test_batch_split_across_two_devices(tmp_path):
     sys.executable,
     "-m",
     "benchmarks.train",
-    "--dataset",
-    "fashionmnist",
-    "--arch",
-    "cnn",
-    "--optimizer",
-    "pilot",
-    "--epochs",
-    "1",
-    "--seeds",
-    "0",
-    "--batch-size",
-    "16",
-    "--data-dir",
-    str(tmp_path / "data"),
-    "--out",
-    str(tmp_path / "out"),
+    *cli(
+      dataset="fashionmnist",
+      arch="cnn",
+      optimizer="pilot",
+      epochs=1,
+      seeds=0,
+      batch_size=16,
+      data_dir=tmp_path / "data",
+      out=tmp_path / "out",
+    ),
   ]
   result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=root, env=env)
   assert result.returncode == 0, result.stdout + result.stderr
