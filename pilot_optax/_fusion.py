@@ -1,30 +1,37 @@
-"""Ways of writing the step so that XLA:CPU fuses it instead of materialising it.
+"""Sums over the parameters written so that XLA:CPU computes each term once.
 
-Two behaviours of XLA:CPU (jaxlib 0.10) cost PILOT's step more than its
-arithmetic, and each has a cheap way around it:
+PILOT's first pass reduces six element-wise terms over every parameter (the
+agreement's three and the lookahead derivative's three) that share their
+expensive parts: two logarithms and two exponentials per element. XLA:CPU
+(jaxlib 0.10) has no multi-output reduction fusion, so it either recomputes
+the shared parts once per sum, or writes them to memory as arrays of the
+parameters' size: fresh allocations every step, whose page faults cost more
+than the arithmetic. :func:`tree_sums` walks each leaf in chunks of
+:data:`CHUNK` elements inside a loop, so the shared parts are written once per
+chunk into small buffers that stay in cache and are reused by every chunk, and
+all six sums come from one sweep over the parameters.
 
-1. A reduction fuses everything element-wise that feeds it into one pass (a
-   YNNPACK fusion), but a value with several consumers is computed once and
-   written to memory: the shared exponentials and logarithms of the lookahead,
-   and even the broadcast of a scalar or constant that two same-shaped
-   reductions both use. Each such temporary is a fresh allocation of the
-   parameters' size, and its page faults alone cost more than recomputing it.
-   :func:`private_scalars` gives every reduction its own copy of its scalars,
-   so that common-subexpression elimination cannot merge them and each
-   reduction is one self-contained pass.
-2. A donated state buffer (m, v, g_{t-1}) that is read by the lookahead and
-   overwritten by the step is copied first, unless the write visibly depends
-   on the reads. :func:`zero_after` makes that dependence explicit.
+On other backends (GPU, TPU), XLA fuses sibling reductions with their shared
+producers by itself; the terms are summed over whole leaves there.
 
-On other backends (GPU, TPU) sibling reductions are fused with their shared
-inputs, so the scalars are left shared there.
+:func:`zero_after` orders an in-place write after the reads of the old value
+(a donated state buffer would otherwise be copied first).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import chex
 import jax
 import jax.numpy as jnp
+
+# Elements per chunk on CPU: the shared intermediates of one chunk (about
+# eight float32 arrays of 1 MiB) fit in the L2/L3 caches, and the loop runs few
+# enough iterations (11 at 2.9M elements) that its overhead is negligible.
+CHUNK = 2**18
+
+TermsFn = Callable[..., Sequence[chex.Array]]
 
 
 def zero_after(x: chex.Array) -> chex.Array:
@@ -36,23 +43,73 @@ def zero_after(x: chex.Array) -> chex.Array:
   return (jnp.asarray(x) > jnp.inf).astype(jnp.float32)
 
 
-def separate_reductions() -> bool:
-  """Whether reductions should not share scalars (XLA:CPU, see the module doc)."""
-  return jax.default_backend() == "cpu"
+def default_chunk() -> int | None:
+  """:data:`CHUNK` on XLA:CPU, None (whole leaves) elsewhere (see the module doc)."""
+  return CHUNK if jax.default_backend() == "cpu" else None
 
 
-def private_scalars(scalars: chex.Array, zero: chex.Array, index: int) -> chex.Array:
-  """``scalars`` again, as a value that no other reduction shares.
+def _sum_terms(terms_fn: TermsFn, pieces: Sequence[chex.Array]) -> chex.Array:
+  return jnp.stack([jnp.sum(term, dtype=term.dtype) for term in terms_fn(*pieces)])
+
+
+def _leaf_sums(
+  terms_fn: TermsFn, leaves: Sequence[chex.Array], chunk: int | None, start: chex.Array
+) -> chex.Array:
+  """Σ of each term over one leaf (all ``leaves`` have the same shape)."""
+  flat = [x.reshape(-1) for x in leaves]
+  size = flat[0].shape[0]
+  if chunk is None or size <= chunk:
+    # ``start`` is 0; slicing from it orders this leaf after the previous one.
+    return _sum_terms(terms_fn, [jax.lax.dynamic_slice_in_dim(x, start, size) for x in flat])
+
+  def chunk_sums(offset, length):
+    return _sum_terms(terms_fn, [jax.lax.dynamic_slice_in_dim(x, offset, length) for x in flat])
+
+  whole, rest = divmod(size, chunk)
+  shape = jax.eval_shape(lambda: chunk_sums(start, chunk))
+  total = jax.lax.fori_loop(
+    0,
+    whole,
+    lambda i, acc: acc + chunk_sums(start + i * chunk, chunk),
+    jnp.zeros(shape.shape, shape.dtype),
+  )
+  if rest:
+    total = total + chunk_sums(start + whole * chunk, rest)
+  return total
+
+
+def tree_sums(
+  terms_fn: TermsFn, *trees: chex.ArrayTree, chunk: int | None | str = "default"
+) -> chex.Array:
+  r"""Sums of element-wise terms over all leaves, every term computed in one sweep.
+
+  .. math::
+
+    s_k = \sum_{\text{leaves}} \sum_i \text{terms\_fn}(x^{(1)}_i, \dots, x^{(r)}_i)_k
 
   Args:
-    scalars: a vector of the scalars one reduction uses.
-    zero: a traced 0 (from :func:`zero_after`).
-    index: distinct for every reduction of one step.
+    terms_fn: maps same-shaped 1-D pieces of one leaf of each tree to a
+      sequence of K arrays of that shape (the terms). It casts to the dtype it
+      wants the sums in.
+    *trees: pytrees of identical structure and leaf shapes.
+    chunk: elements per piece; None sums whole leaves; ``"default"`` is
+      :func:`default_chunk`.
 
   Returns:
-    ``scalars + zero * (index + 2)``: the same numbers, a different expression
-    for every ``index``; ``zero`` is not a constant, so XLA folds none of it.
+    The K sums, shape (K,), in the widest dtype of the terms.
   """
-  if not separate_reductions():
-    return scalars
-  return scalars + (zero * (index + 2)).astype(scalars.dtype)
+  if chunk == "default":
+    chunk = default_chunk()
+  leaves = list(zip(*(jax.tree.leaves(tree) for tree in trees), strict=True))
+  if not leaves:
+    empty = [jax.ShapeDtypeStruct((0,), jnp.float32)] * len(trees)
+    shape = jax.eval_shape(lambda *xs: _sum_terms(terms_fn, xs), *empty)
+    return jnp.zeros(shape.shape, shape.dtype)
+  total = None
+  for leaf in leaves:
+    # Each leaf starts after the previous one's sums, so that only one leaf's
+    # chunk buffers are alive at a time (XLA would otherwise interleave them).
+    start = jnp.int32(0) if total is None else zero_after(total[0]).astype(jnp.int32)
+    sums = _leaf_sums(terms_fn, leaf, chunk, start)
+    total = sums if total is None else total + sums
+  return total

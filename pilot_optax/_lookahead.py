@@ -20,13 +20,13 @@ a = \max(|n|, 10^{-12}) and D = \hat v^{p_v} + ε,
 
 the floors differentiated straight through, as the reference's autograd does.
 :func:`lookahead_objective` is the definition (differentiate it with
-``jax.grad``); :func:`knob_gradient` is what the step uses, three sums that
-XLA fuses each into one pass over the parameters.
+``jax.grad``); :func:`knob_terms` are the summands the step uses, summed in
+the same sweep over the parameters as the agreement's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import chex
@@ -112,24 +112,55 @@ def lookahead_objective(
   return -learning_rate * sum_f32(leaf_term, grads, state.mu, state.nu, state.prev_grad)
 
 
-def _knob_term(knob: int, scalars: chex.Array, g, m, v, g_prev) -> chex.Array:
-  """Element-wise summand of ∂L/∂knob (without the factor ±η, (1 - p_s))."""
-  pm, pv, ps, inv_bc1, inv_bc2, eps, tiny, normal_tiny, sign_scale, one = scalars
-  diff = m * inv_bc1 - g_prev  # m̂ - g'
-  n = g_prev + pm * diff
-  log_a = jnp.log(jnp.maximum(jnp.abs(n), tiny))
-  log_v = jnp.log(jnp.maximum(v * inv_bc2, tiny))
-  v_pow = jnp.exp(pv * log_v)
-  denom = jnp.maximum(v_pow + eps, normal_tiny)
-  # sign(n) without a select (which the fused reductions run slowly): exact
-  # for every normal float, since |n| * sign_scale >= 1 there.
-  sign = jnp.minimum(jnp.maximum(n * sign_scale, -one), one)
-  if knob == 0:
-    return g * (sign * sign) * jnp.exp(-ps * log_a) * diff / denom
-  magnitude = g * sign * jnp.exp((one - ps) * log_a)
-  if knob == 1:
-    return magnitude * v_pow * log_v / (denom * denom)
-  return magnitude * log_a / denom
+def knob_terms(
+  state: Any, *, b1: chex.Numeric, b2: chex.Numeric, eps: chex.Numeric, pinned: Sequence[str] = ()
+) -> Callable[..., list[chex.Array]]:
+  """The element-wise summands of ∂L/∂knob, for the knobs not in ``pinned``.
+
+  Returns a function of 1-D pieces ``(g, m, v, g_prev)`` of one leaf giving one
+  array per unpinned knob, in the order of :data:`KNOBS`, without the factors
+  ±η and (1 - p_s) (:func:`knob_gradient_from_sums` applies them). The
+  logarithms and powers are computed once and shared by the summands.
+  """
+  inv_bc1, inv_bc2 = _previous_bias_corrections(state, b1, b2)
+  scalars = jnp.stack([*state.policy, inv_bc1, inv_bc2, eps])
+  wanted = [k for k, name in enumerate(KNOBS) if name not in pinned]
+
+  def terms(g, m, v, g_prev):
+    dtype = compute_dtype(g.dtype)
+    g, m, v, g_prev = (x.astype(dtype) for x in (g, m, v, g_prev))
+    pm, pv, ps, inv_bc1, inv_bc2, eps = scalars.astype(dtype)
+    normal_tiny = jnp.finfo(dtype).tiny
+    diff = m * inv_bc1 - g_prev  # m̂ - g'
+    n = g_prev + pm * diff
+    a = jnp.maximum(jnp.abs(n), TINY)
+    log_a = jnp.log(a)
+    log_v = jnp.log(jnp.maximum(v * inv_bc2, TINY))
+    v_pow = jnp.exp(pv * log_v)
+    denom = jnp.maximum(v_pow + eps, normal_tiny)
+    # sign(n) without a select (which XLA:CPU runs slowly in fused loops):
+    # exact for every normal float, since |n| / tiny >= 1 there.
+    sign = jnp.clip(n * (1 / normal_tiny), -1, 1)
+    # g sign(n) a^(-p_s) / D, common to all three.
+    common = g * sign * jnp.exp(-ps * log_a) / denom
+    by_knob = (
+      lambda: common * sign * diff,
+      lambda: common * a * v_pow * log_v / denom,
+      lambda: common * a * log_a,
+    )
+    return [by_knob[k]() for k in wanted]
+
+  return terms
+
+
+def knob_gradient_from_sums(
+  sums: chex.Array, state: Any, learning_rate: chex.Numeric, *, pinned: Sequence[str] = ()
+) -> chex.Array:
+  """∂L/∂(p_m, p_v, p_s) from the sums of :func:`knob_terms` (0 for pinned knobs)."""
+  sums = iter(sums)
+  raw = jnp.stack([jnp.float32(0) if name in pinned else next(sums) for name in KNOBS])
+  ps = state.policy[2]
+  return raw * jnp.stack([-(1 - ps), 1.0, 1.0]) * learning_rate
 
 
 def knob_gradient(
@@ -144,31 +175,16 @@ def knob_gradient(
 ) -> chex.Array:
   """∂L/∂(p_m, p_v, p_s) of :func:`lookahead_objective` at the stored knobs.
 
-  Closed form of the derivative (module docstring), as three sums over the
-  parameters, each written so that XLA fuses it into one pass
-  (:mod:`pilot_optax._fusion`). Knobs in ``pinned`` get 0 without a pass.
+  The closed form of the module docstring, summed in one sweep over the
+  parameters (:func:`pilot_optax._fusion.tree_sums`). Knobs in ``pinned`` get
+  0 without a sum. (The step sums these terms together with the agreement's.)
 
   Returns:
     An array of shape (3,), float32 (float64 when a leaf is).
   """
-  inv_bc1, inv_bc2 = _previous_bias_corrections(state, b1, b2)
-  # From every scalar of the state: a 0 XLA could fold would merge the sums again.
-  zero = _fusion.zero_after(state.rho + jnp.sum(state.policy) + state.count)
-  leaves = list(
-    zip(*(jax.tree.leaves(t) for t in (grads, state.mu, state.nu, state.prev_grad)), strict=True)
-  )
-  sums = []
-  for knob, name in enumerate(KNOBS):
-    total = jnp.float32(0)
-    for index, leaf in enumerate(leaves if name not in pinned else ()):
-      dtype = compute_dtype(leaf[0].dtype)
-      info = jnp.finfo(dtype)
-      scalars = jnp.stack(
-        [*state.policy, inv_bc1, inv_bc2, eps, TINY, info.tiny, 1 / info.tiny, 1.0]
-      ).astype(dtype)
-      scalars = _fusion.private_scalars(scalars, zero, knob * len(leaves) + index)
-      flat = (x.astype(dtype).reshape(-1) for x in leaf)
-      total += jnp.sum(_knob_term(knob, scalars, *flat), dtype=dtype)
-    sums.append(total)
-  ps = state.policy[2]
-  return jnp.stack(sums) * jnp.stack([-(1 - ps), 1.0, 1.0]) * learning_rate
+  pinned = tuple(pinned)
+  if len(pinned) == len(KNOBS):
+    return jnp.zeros(3, jnp.float32)
+  terms = knob_terms(state, b1=b1, b2=b2, eps=eps, pinned=pinned)
+  sums = _fusion.tree_sums(terms, grads, state.mu, state.nu, state.prev_grad)
+  return knob_gradient_from_sums(sums, state, learning_rate, pinned=pinned)

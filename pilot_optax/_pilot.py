@@ -27,8 +27,8 @@ import jax.numpy as jnp
 import optax
 
 from pilot_optax import _checks, _fusion
-from pilot_optax._lookahead import knob_gradient
-from pilot_optax._math import TINY, bias_correction, compute_dtype, direction, sum_f32
+from pilot_optax._lookahead import knob_gradient_from_sums, knob_terms
+from pilot_optax._math import TINY, bias_correction, compute_dtype, direction
 from pilot_optax._policy import init_phi, policy_knobs
 
 
@@ -53,10 +53,16 @@ def _learning_rate_at(learning_rate: optax.ScalarOrSchedule, count: chex.Array):
   return learning_rate(count) if callable(learning_rate) else learning_rate
 
 
-def _agreement(grads: optax.Updates, prev_grads: optax.Updates) -> chex.Array:
-  """Cosine r_t between this gradient and the last, over the whole tree."""
-  dot = sum_f32(jnp.multiply, grads, prev_grads)
-  norm = jnp.sqrt(sum_f32(jnp.square, grads)) * jnp.sqrt(sum_f32(jnp.square, prev_grads))
+def _agreement_terms(g: chex.Array, g_prev: chex.Array) -> list[chex.Array]:
+  """Summands of <g, g_{t-1}>, |g|², |g_{t-1}|², in float32 or wider."""
+  dtype = compute_dtype(g.dtype)
+  g, g_prev = g.astype(dtype), g_prev.astype(dtype)
+  return [g * g_prev, g * g, g_prev * g_prev]
+
+
+def _agreement(dot: chex.Array, g_sq: chex.Array, g_prev_sq: chex.Array) -> chex.Array:
+  """Cosine r_t between this gradient and the last (0 when either is 0)."""
+  norm = jnp.sqrt(g_sq) * jnp.sqrt(g_prev_sq)
   return jnp.where(norm > TINY, dot / jnp.maximum(norm, TINY), 0.0)
 
 
@@ -168,8 +174,24 @@ def scale_by_pilot(
     lr = _learning_rate_at(learning_rate, state.count)
     count = optax.safe_increment(state.count)
 
+    # One sweep over the parameters for every sum of the step: the
+    # agreement's three and, unless φ is frozen, the lookahead derivative's
+    # (see _fusion.tree_sums).
+    pinned = tuple(overrides)
+    if policy_is_frozen:
+      # All knobs pinned or η_φ = 0: φ cannot move, so the lookahead (most of
+      # the step's cost) is skipped.
+      knob_terms_fn = lambda *_: []  # noqa: E731
+    else:
+      knob_terms_fn = knob_terms(state, b1=b1, b2=b2, eps=eps, pinned=pinned)
+
+    def first_pass_terms(g, m, v, g_prev):
+      return _agreement_terms(g, g_prev) + knob_terms_fn(g, m, v, g_prev)
+
+    sums = _fusion.tree_sums(first_pass_terms, grads, state.mu, state.nu, state.prev_grad)
+
     # 1-3. Agreement, smoothing, and this step's knobs from the current φ.
-    rho = gamma * state.rho + (1 - gamma) * _agreement(grads, state.prev_grad)
+    rho = gamma * state.rho + (1 - gamma) * _agreement(*sums[:3])
     rho = rho.astype(jnp.float32)
     knobs = policy_knobs(state.phi, rho, degree, policy_overrides=overrides)
 
@@ -177,11 +199,9 @@ def scale_by_pilot(
     # ∂L/∂knobs in closed form, pulled back through the policy map at φ_t and
     # ρ_{t-1} (pinned knobs are constants there, so their blocks get 0).
     if policy_is_frozen:
-      # All knobs pinned or η_φ = 0: φ cannot move, so the lookahead (most of
-      # the step's cost) is skipped.
       meta_grad = jnp.zeros_like(state.phi)
     else:
-      knob_grad = knob_gradient(state, grads, lr, b1=b1, b2=b2, eps=eps, pinned=tuple(overrides))
+      knob_grad = knob_gradient_from_sums(sums[3:], state, lr, pinned=pinned)
       _, pull_back = jax.vjp(
         lambda phi: policy_knobs(phi, state.rho, degree, policy_overrides=overrides), state.phi
       )

@@ -1,0 +1,60 @@
+"""`_fusion.tree_sums`: the chunked sweep gives the sums of the terms over every element."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pilot_optax import _fusion
+
+
+def _terms(x, y):
+  x, y = x.astype(jnp.float32), y.astype(jnp.float32)
+  return [x * y, jnp.exp(-x * x) * y, jnp.abs(y)]
+
+
+def _numpy_sums(xs, ys):
+  x = np.concatenate([np.asarray(a, np.float64).ravel() for a in xs] + [np.zeros(0)])
+  y = np.concatenate([np.asarray(a, np.float64).ravel() for a in ys] + [np.zeros(0)])
+  return np.array([np.sum(x * y), np.sum(np.exp(-x * x) * y), np.sum(np.abs(y))])
+
+
+# Leaf sizes around a chunk of 8: smaller, equal, a multiple, a multiple plus a
+# rest, empty; and a tree with no leaves at all.
+SHAPES = [[(3,)], [(8,)], [(4, 4)], [(5, 7), (2,), (0,), (9, 2)], []]
+
+
+@pytest.mark.parametrize("shapes", SHAPES)
+@pytest.mark.parametrize("chunk", [8, None])
+def test_tree_sums_equals_the_sums_over_all_elements(shapes, chunk):
+  rng = np.random.default_rng(len(shapes))
+  xs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+  ys = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+  sums = jax.jit(lambda a, b: _fusion.tree_sums(_terms, a, b, chunk=chunk))(xs, ys)
+  assert sums.shape == (3,) and sums.dtype == jnp.float32
+  np.testing.assert_allclose(sums, _numpy_sums(xs, ys), rtol=2e-6, atol=1e-6)
+
+
+def test_tree_sums_chunked_and_whole_leaves_agree_on_a_large_leaf():
+  rng = np.random.default_rng(0)
+  xs = {"w": rng.standard_normal((3 * _fusion.CHUNK + 1000,)).astype(np.float32)}
+  ys = {"w": rng.standard_normal((3 * _fusion.CHUNK + 1000,)).astype(np.float32)}
+  chunked = _fusion.tree_sums(_terms, xs, ys, chunk=_fusion.CHUNK)
+  whole = _fusion.tree_sums(_terms, xs, ys, chunk=None)
+  # Float32 sums of ~800K terms that cancel: compare against the size of the terms.
+  scale = _numpy_sums([np.abs(xs["w"])], [np.abs(ys["w"])])
+  exact = _numpy_sums([xs["w"]], [ys["w"]])
+  np.testing.assert_array_less(np.abs(chunked - exact), 1e-6 * scale)
+  np.testing.assert_array_less(np.abs(whole - exact), 1e-6 * scale)
+
+
+def test_tree_sums_in_bfloat16_accumulates_in_float32():
+  # 2**12 ones in bfloat16: a bfloat16 running sum would stall at 256.
+  ones = [jnp.ones(2**12, jnp.bfloat16)]
+  sums = _fusion.tree_sums(_terms, ones, ones, chunk=1000)
+  np.testing.assert_allclose(sums, [2**12, 2**12 * np.exp(-1.0), 2**12], rtol=1e-6)
+
+
+def test_zero_after_is_zero_even_for_nan_and_inf():
+  for x in (0.0, -3.0, jnp.inf, -jnp.inf, jnp.nan):
+    assert _fusion.zero_after(jnp.float32(x)) == 0.0
