@@ -12,7 +12,9 @@ chunk into small buffers that stay in cache and are reused by every chunk, and
 all six sums come from one sweep over the parameters.
 
 On other backends (GPU, TPU), XLA fuses sibling reductions with their shared
-producers by itself; the terms are summed over whole leaves there.
+producers by itself; the terms are summed over whole leaves there. So they are
+when the process has several devices: a chunk of a leaf sharded across
+devices would be gathered onto each of them.
 
 :func:`zero_after` orders an in-place write after the reads of the old value
 (a donated state buffer would otherwise be copied first).
@@ -44,8 +46,8 @@ def zero_after(x: chex.Array) -> chex.Array:
 
 
 def default_chunk() -> int | None:
-  """:data:`CHUNK` on XLA:CPU, None (whole leaves) elsewhere (see the module doc)."""
-  return CHUNK if jax.default_backend() == "cpu" else None
+  """:data:`CHUNK` on a single CPU device, None (whole leaves) elsewhere (module doc)."""
+  return CHUNK if jax.default_backend() == "cpu" and jax.device_count() == 1 else None
 
 
 def _sum_terms(terms_fn: TermsFn, pieces: Sequence[chex.Array]) -> chex.Array:

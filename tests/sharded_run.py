@@ -70,7 +70,21 @@ def main(mode):
       atol=1e-6,
       err_msg=name,
     )
+  check_no_gather(mode)
   print("OK", mode)
+
+
+def check_no_gather(mode):
+  """A leaf larger than a chunk, sharded: the compiled step gathers nothing."""
+  axis_type = {"auto": AxisType.Auto, "explicit": AxisType.Explicit}[mode]
+  mesh = jax.make_mesh((8,), ("data",), axis_types=(axis_type,))
+  tx = pilot(1e-3)
+  with jax.set_mesh(mesh):
+    params = {"w": jax.device_put(jnp.ones((1024, 1024)), NamedSharding(mesh, P("data")))}
+    state = tx.init(params)
+    step = jax.jit(lambda g, s, p: tx.update(g, s, p))
+    hlo = step.lower(params, state, params).compile().as_text()
+  assert "all-gather" not in hlo, "the step gathers a sharded leaf"
 
 
 if __name__ == "__main__":
