@@ -5,11 +5,12 @@
 Each kernel reads float32 vectors of length n and reduces to a scalar (so no output buffer
 is allocated), jitted, median of interleaved repetitions. The lookahead variants compute the
 same three sums d L / d(p_m, p_v, p_s) in different ways, to show what XLA makes of each:
-- `grad`: jax.grad of the summed lookahead (what pilot_optax does);
+- `grad`: jax.grad of the summed lookahead (what pilot_optax first did);
 - `jvp_dot`: three jvp tangents stacked and contracted with the gradient by a dot;
-- `chunked_loop`: the same tangents over 64K-element chunks in a fori_loop (cache-resident);
-- `closed form`: what pilot_optax does, the derivative written out as three sums that share
-  nothing, so that XLA:CPU fuses each into one pass (pilot_optax._lookahead.knob_gradient).
+- `jvp chunked_loop`: the same tangents over 64K-element chunks in a fori_loop;
+- `closed form, chunked sweep`: what pilot_optax does, the derivative written out in closed
+  form and summed chunk by chunk (pilot_optax._lookahead.knob_gradient, _fusion.tree_sums), so
+  that each element's logarithms and powers are computed once, in cache-sized buffers.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _chunked(g, gp, m, v, knobs, chunk=65536):
 
 
 def _closed_form(g, gp, m, v, knobs):
-  """What pilot_optax computes: the three closed-form sums, each its own fused pass."""
+  """What pilot_optax computes: the three closed-form sums, in one chunked sweep."""
   state = PilotState(jnp.int32(5), m, v, gp, jnp.float32(0.3), init_phi(2), knobs)
   return knob_gradient(state, g, 1e-3, b1=0.9, b2=0.999, eps=1e-8)
 
@@ -80,8 +81,8 @@ KERNELS = {
   "lookahead jvp_dot": lambda g, gp, m, v, k: jnp.dot(
     _tangents(g, gp, m, v, k), g, precision="highest"
   ),
-  "lookahead chunked_loop": partial(_chunked),
-  "lookahead closed form  [pilot_optax]": _closed_form,
+  "lookahead jvp chunked_loop": partial(_chunked),
+  "lookahead closed form, chunked sweep  [pilot_optax]": _closed_form,
 }
 
 

@@ -110,8 +110,9 @@ def scale_by_pilot(
   :func:`pilot`). It still needs the learning rate: the policy is trained by
   the gradient of the one-step lookahead (:func:`lookahead_objective`), which
   measures the previous update :math:`-\eta u_{t-1}` against :math:`g_t`,
-  computed in closed form (equal to ``jax.grad`` of it, but one fused pass per
-  knob); the meta-gradient is clipped to norm 1 and applied with step ``lr_phi``.
+  computed in closed form (equal to ``jax.grad`` of it) in the same sweep over
+  the parameters as the agreement's sums; the meta-gradient is clipped to norm
+  1 and applied with step ``lr_phi``.
 
   Args:
     learning_rate: η, a float or an optax schedule ``count -> lr``; used only
