@@ -23,6 +23,7 @@ devices would be gathered onto each of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import chex
 import jax
@@ -30,7 +31,8 @@ import jax.numpy as jnp
 
 # Elements per chunk on CPU: the shared intermediates of one chunk (about
 # eight float32 arrays of 1 MiB) fit in the L2/L3 caches, and the loop runs few
-# enough iterations (11 at 2.9M elements) that its overhead is negligible.
+# enough iterations (9 for ResNet-18's largest kernel, 2.4M elements) that its
+# overhead is small. Measured against 2^15 to 2^20 (benchmarks/README.md).
 CHUNK = 2**18
 
 TermsFn = Callable[..., Sequence[chex.Array]]
@@ -55,13 +57,16 @@ def _sum_terms(terms_fn: TermsFn, pieces: Sequence[chex.Array]) -> chex.Array:
 
 
 def _leaf_sums(
-  terms_fn: TermsFn, leaves: Sequence[chex.Array], chunk: int | None, start: chex.Array
+  terms_fn: TermsFn, leaves: Sequence[chex.Array], chunk: int, start: chex.Array
 ) -> chex.Array:
-  """Σ of each term over one leaf (all ``leaves`` have the same shape)."""
+  """Σ of each term over one leaf (all ``leaves`` have the same shape), by chunks.
+
+  ``start`` is a traced 0 that depends on the previous leaf's sums: slicing
+  from it orders this leaf after that one.
+  """
   flat = [x.reshape(-1) for x in leaves]
   size = flat[0].shape[0]
-  if chunk is None or size <= chunk:
-    # ``start`` is 0; slicing from it orders this leaf after the previous one.
+  if size <= chunk:
     return _sum_terms(terms_fn, [jax.lax.dynamic_slice_in_dim(x, start, size) for x in flat])
 
   def chunk_sums(offset, length):
@@ -81,7 +86,7 @@ def _leaf_sums(
 
 
 def tree_sums(
-  terms_fn: TermsFn, *trees: chex.ArrayTree, chunk: int | None | str = "default"
+  terms_fn: TermsFn, *trees: chex.ArrayTree, chunk: int | None | Literal["auto"] = "auto"
 ) -> chex.Array:
   r"""Sums of element-wise terms over all leaves, every term computed in one sweep.
 
@@ -94,19 +99,28 @@ def tree_sums(
       sequence of K arrays of that shape (the terms). It casts to the dtype it
       wants the sums in.
     *trees: pytrees of identical structure and leaf shapes.
-    chunk: elements per piece; None sums whole leaves; ``"default"`` is
+    chunk: elements per piece; None sums whole leaves; ``"auto"`` is
       :func:`default_chunk`.
 
   Returns:
     The K sums, shape (K,), in the widest dtype of the terms.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from pilot_optax._fusion import tree_sums
+    >>> x = {"a": jnp.arange(5.0), "b": jnp.ones((2, 3))}
+    >>> tree_sums(lambda u, w: [u * w, u * u], x, x, chunk=2)
+    Array([36., 36.], dtype=float32)
   """
-  if chunk == "default":
+  if chunk == "auto":
     chunk = default_chunk()
   leaves = list(zip(*(jax.tree.leaves(tree) for tree in trees), strict=True))
   if not leaves:
     empty = [jax.ShapeDtypeStruct((0,), jnp.float32)] * len(trees)
     shape = jax.eval_shape(lambda *xs: _sum_terms(terms_fn, xs), *empty)
     return jnp.zeros(shape.shape, shape.dtype)
+  if chunk is None:
+    return sum(_sum_terms(terms_fn, [x.reshape(-1) for x in leaf]) for leaf in leaves)
   total = None
   for leaf in leaves:
     # Each leaf starts after the previous one's sums, so that only one leaf's
