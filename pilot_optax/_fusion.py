@@ -57,31 +57,35 @@ def _sum_terms(terms_fn: TermsFn, pieces: Sequence[chex.Array]) -> chex.Array:
 
 
 def _leaf_sums(
-  terms_fn: TermsFn, leaves: Sequence[chex.Array], chunk: int, start: chex.Array
+  terms_fn: TermsFn, leaves: Sequence[chex.Array], chunk: int, total: chex.Array | None
 ) -> chex.Array:
-  """Σ of each term over one leaf (all ``leaves`` have the same shape), by chunks.
+  """``total`` plus Σ of each term over one leaf (``leaves`` share one shape), by chunks.
 
-  ``start`` is a traced 0 that depends on the previous leaf's sums: slicing
-  from it orders this leaf after that one.
+  The leaf's sums are computed after ``total``: only one leaf's chunk buffers
+  are then alive at a time (XLA would otherwise interleave the leaves). The
+  order is carried by data, never by slice indices, which vmap would batch.
   """
   flat = [x.reshape(-1) for x in leaves]
   size = flat[0].shape[0]
   if size <= chunk:
-    return _sum_terms(terms_fn, [jax.lax.dynamic_slice_in_dim(x, start, size) for x in flat])
+    if total is None:
+      return _sum_terms(terms_fn, flat)
+    zero = zero_after(total[0])
+    return total + _sum_terms(terms_fn, [x + zero.astype(x.dtype) for x in flat])
 
   def chunk_sums(offset, length):
     return _sum_terms(terms_fn, [jax.lax.dynamic_slice_in_dim(x, offset, length) for x in flat])
 
   whole, rest = divmod(size, chunk)
-  shape = jax.eval_shape(lambda: chunk_sums(start, chunk))
-  total = jax.lax.fori_loop(
-    0,
-    whole,
-    lambda i, acc: acc + chunk_sums(start + i * chunk, chunk),
-    jnp.zeros(shape.shape, shape.dtype),
-  )
+  shape = jax.eval_shape(lambda: chunk_sums(0, chunk))
+  if total is None:
+    total = jnp.zeros(shape.shape, shape.dtype)
+  else:
+    total = total.astype(jnp.promote_types(total.dtype, shape.dtype))
+  # The loop starts from ``total``, so it runs after it.
+  total = jax.lax.fori_loop(0, whole, lambda i, acc: acc + chunk_sums(i * chunk, chunk), total)
   if rest:
-    total = total + chunk_sums(start + whole * chunk, rest)
+    total = total + chunk_sums(whole * chunk, rest)
   return total
 
 
@@ -123,9 +127,5 @@ def tree_sums(
     return sum(_sum_terms(terms_fn, [x.reshape(-1) for x in leaf]) for leaf in leaves)
   total = None
   for leaf in leaves:
-    # Each leaf starts after the previous one's sums, so that only one leaf's
-    # chunk buffers are alive at a time (XLA would otherwise interleave them).
-    start = jnp.int32(0) if total is None else zero_after(total[0]).astype(jnp.int32)
-    sums = _leaf_sums(terms_fn, leaf, chunk, start)
-    total = sums if total is None else total + sums
+    total = _leaf_sums(terms_fn, leaf, chunk, total)
   return total

@@ -55,6 +55,29 @@ def test_tree_sums_in_bfloat16_accumulates_in_float32():
   np.testing.assert_allclose(sums, [2**12, 2**12 * np.exp(-1.0), 2**12], rtol=1e-6)
 
 
+def test_tree_sums_mixed_float32_and_float64_leaves():
+  with jax.enable_x64(True):
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal(5).astype(np.float32), rng.standard_normal(20)]
+    ys = [rng.standard_normal(5).astype(np.float32), rng.standard_normal(20)]
+    sums = _fusion.tree_sums(_terms_keep_dtype, xs, ys, chunk=8)
+    assert sums.dtype == jnp.float64
+    np.testing.assert_allclose(sums, _numpy_sums(xs, ys), rtol=1e-6)
+
+
+def _terms_keep_dtype(x, y):
+  x, y = x.astype(jnp.promote_types(x.dtype, jnp.float32)), y.astype(x.dtype)
+  return [x * y, jnp.exp(-x * x) * y, jnp.abs(y)]
+
+
+def test_tree_sums_under_vmap_slices_without_gathering():
+  # vmap over the trees (an ensemble of models): the chunks are still slices.
+  xs = {"w": jnp.ones((2, 40)), "b": jnp.ones((2, 3))}
+  batched = jax.jit(jax.vmap(lambda a, b: _fusion.tree_sums(_terms, a, b, chunk=8)))
+  np.testing.assert_allclose(batched(xs, xs), [[43, 43 * np.exp(-1.0), 43]] * 2, rtol=1e-6)
+  assert " gather(" not in batched.lower(xs, xs).compile().as_text()
+
+
 def test_zero_after_is_zero_even_for_nan_and_inf():
   for x in (0.0, -3.0, jnp.inf, -jnp.inf, jnp.nan):
     assert _fusion.zero_after(jnp.float32(x)) == 0.0
