@@ -73,8 +73,16 @@ def _leaf_sums(
     zero = zero_after(total[0])
     return total + _sum_terms(terms_fn, [x + zero.astype(x.dtype) for x in flat])
 
+  # XLA:CPU computes 16-bit floats in float32, slices included: a 16-bit leaf
+  # would be converted whole before the loop. Sliced as 16-bit integers, only
+  # a bit-for-bit copy of it is made (and each chunk is converted in the loop).
+  words = [_as_words(x) for x in flat]
+
   def chunk_sums(offset, length):
-    return _sum_terms(terms_fn, [jax.lax.dynamic_slice_in_dim(x, offset, length) for x in flat])
+    pieces = [jax.lax.dynamic_slice_in_dim(w, offset, length) for w in words]
+    return _sum_terms(
+      terms_fn, [_from_words(p, x.dtype) for p, x in zip(pieces, flat, strict=True)]
+    )
 
   whole, rest = divmod(size, chunk)
   shape = jax.eval_shape(lambda: chunk_sums(0, chunk))
@@ -87,6 +95,17 @@ def _leaf_sums(
   if rest:
     total = total + chunk_sums(whole * chunk, rest)
   return total
+
+
+def _as_words(x: chex.Array) -> chex.Array:
+  """A 16-bit float array as the unsigned integers of its bits; others as they are."""
+  if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype.itemsize == 2:
+    return jax.lax.bitcast_convert_type(x, jnp.uint16)
+  return x
+
+
+def _from_words(x: chex.Array, dtype) -> chex.Array:
+  return x if x.dtype == dtype else jax.lax.bitcast_convert_type(x, dtype)
 
 
 def tree_sums(

@@ -48,11 +48,15 @@ def test_tree_sums_chunked_and_whole_leaves_agree_on_a_large_leaf():
   np.testing.assert_array_less(np.abs(whole - exact), 1e-6 * scale)
 
 
-def test_tree_sums_in_bfloat16_accumulates_in_float32():
-  # 2**12 ones in bfloat16: a bfloat16 running sum would stall at 256.
-  ones = [jnp.ones(2**12, jnp.bfloat16)]
-  sums = _fusion.tree_sums(_terms, ones, ones, chunk=1000)
-  np.testing.assert_allclose(sums, [2**12, 2**12 * np.exp(-1.0), 2**12], rtol=1e-6)
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_tree_sums_of_16_bit_leaves_accumulate_in_float32(dtype):
+  # 2**12 ones and a rest: a 16-bit running sum would stall at 256 (bfloat16) or
+  # 2048 (float16). The chunks of 16-bit leaves are sliced as integers.
+  xs = [jnp.ones(2**12, dtype), jnp.full(3, -2.0, dtype)]
+  sums = _fusion.tree_sums(_terms, xs, xs, chunk=1000)
+  np.testing.assert_allclose(
+    sums, [2**12 + 12, 2**12 * np.exp(-1.0) - 6 * np.exp(-4.0), 2**12 + 6], rtol=1e-6
+  )
 
 
 def test_tree_sums_mixed_float32_and_float64_leaves():
