@@ -123,7 +123,9 @@ def scale_by_pilot(
     gamma: γ, smoothing of the agreement signal, in [0, 1).
     lr_phi: η_φ, the policy's learning rate, >= 0.
     degree: degree of the policy polynomials, a Python int >= 1.
-    mu_dtype: dtype of the first moment; the params' dtype when None.
+    mu_dtype: dtype of the first moment; the params' dtype when None. The
+      direction uses m as stored, rounded to this dtype (optax.adam uses the
+      unrounded m of the step), so that the next lookahead recomputes it exactly.
     policy_overrides: mapping from ``'pm'``, ``'pv'``, ``'ps'`` to pinned
       values (pm, ps in [0, 1]; pv in [0, 0.5]), for ablations. Pinned knobs
       get no meta-gradient.
@@ -222,12 +224,20 @@ def scale_by_pilot(
     def step_leaf(g, m, v):
       dtype = compute_dtype(g.dtype)
       g32 = g.astype(dtype)
-      m_new = (b1 + after).astype(dtype) * m.astype(dtype) + (1 - b1) * g32
-      v_new = (b2 + after).astype(dtype) * v.astype(dtype) + (1 - b2) * g32 * g32
+      # The direction reads the moments as stored (rounded to mu_dtype and the
+      # params' dtype): the next step's lookahead then recomputes exactly this
+      # direction, and XLA need not keep the old m, v (a copy) to recompute the
+      # unrounded ones after overwriting them.
+      m_new = ((b1 + after).astype(dtype) * m.astype(dtype) + (1 - b1) * g32).astype(m.dtype)
+      v_new = ((b2 + after).astype(dtype) * v.astype(dtype) + (1 - b2) * g32 * g32).astype(v.dtype)
       u = direction(
-        knobs.astype(dtype), m_new * inv_bc1.astype(dtype), v_new * inv_bc2.astype(dtype), g32, eps
+        knobs.astype(dtype),
+        m_new.astype(dtype) * inv_bc1.astype(dtype),
+        v_new.astype(dtype) * inv_bc2.astype(dtype),
+        g32,
+        eps,
       )
-      return u.astype(g.dtype), m_new.astype(m.dtype), v_new.astype(v.dtype)
+      return u.astype(g.dtype), m_new, v_new
 
     stepped = jax.tree.map(step_leaf, grads, state.mu, state.nu)
     directions, mu, nu = jax.tree.transpose(
@@ -301,7 +311,9 @@ def pilot(
     degree: degree of the policy polynomials, a Python int >= 1 (static).
     mask: weight-decay mask, a pytree of bools like the params (or a prefix),
       or a callable returning one, as in :func:`optax.adamw`.
-    mu_dtype: dtype of the first moment; the params' dtype when None.
+    mu_dtype: dtype of the first moment; the params' dtype when None. The
+      direction uses m as stored, rounded to this dtype (optax.adam uses the
+      unrounded m of the step), so that the next lookahead recomputes it exactly.
     policy_overrides: mapping from ``'pm'``, ``'pv'``, ``'ps'`` to pinned
       values, for ablations.
 
