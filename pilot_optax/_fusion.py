@@ -11,10 +11,10 @@ than the arithmetic. :func:`tree_sums` walks each leaf in chunks of
 chunk into small buffers that stay in cache and are reused by every chunk, and
 all six sums come from one sweep over the parameters.
 
-On other backends (GPU, TPU), XLA fuses sibling reductions with their shared
-producers by itself; the terms are summed over whole leaves there. So they are
-when the process has several devices: a chunk of a leaf sharded across
-devices would be gathered onto each of them.
+The terms are summed over whole leaves on other backends (GPU, TPU), where XLA
+fuses sibling reductions with their shared producers by itself, and when the
+process has several devices, where a chunk of a leaf sharded across devices
+would be gathered onto each of them.
 
 :func:`zero_after` orders an in-place write after the reads of the old value
 (a donated state buffer would otherwise be copied first).
