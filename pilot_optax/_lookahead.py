@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import optax
 
 from pilot_optax import _fusion
-from pilot_optax._math import TINY, bias_correction, compute_dtype, direction, sum_f32
+from pilot_optax._math import TINY, bias_correction, direction, in_compute_dtype
 from pilot_optax._policy import KNOBS, policy_knobs
 
 
@@ -105,11 +105,14 @@ def lookahead_objective(
   knobs = state.policy + (live - jax.lax.stop_gradient(live))
   inv_bc1, inv_bc2 = _previous_bias_corrections(state, b1, b2)
 
-  def leaf_term(g, m, v, g_prev):
+  def leaf_terms(g, m, v, g_prev):
+    g, m, v, g_prev = in_compute_dtype(g, m, v, g_prev)
     v_hat = jnp.maximum(v * inv_bc2.astype(v.dtype), TINY)
-    return g * direction(knobs.astype(g.dtype), m * inv_bc1.astype(m.dtype), v_hat, g_prev, eps)
+    return [g * direction(knobs.astype(g.dtype), m * inv_bc1.astype(m.dtype), v_hat, g_prev, eps)]
 
-  return -learning_rate * sum_f32(leaf_term, grads, state.mu, state.nu, state.prev_grad)
+  # The definition sums whole leaves; the step's chunked sweep is an optimisation.
+  (total,) = _fusion.tree_sums(leaf_terms, grads, state.mu, state.nu, state.prev_grad, chunk=None)
+  return -learning_rate * total
 
 
 def knob_terms(
@@ -127,8 +130,8 @@ def knob_terms(
   wanted = [k for k, name in enumerate(KNOBS) if name not in pinned]
 
   def terms(g, m, v, g_prev):
-    dtype = compute_dtype(g.dtype)
-    g, m, v, g_prev = (x.astype(dtype) for x in (g, m, v, g_prev))
+    g, m, v, g_prev = in_compute_dtype(g, m, v, g_prev)
+    dtype = g.dtype
     pm, pv, ps, inv_bc1, inv_bc2, eps = scalars.astype(dtype)
     normal_tiny = jnp.finfo(dtype).tiny
     diff = m * inv_bc1 - g_prev  # m̂ - g'

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import chex
 import jax
 import jax.numpy as jnp
@@ -71,11 +68,7 @@ def direction(
   return jnp.sign(n) * magnitude / denom
 
 
-def sum_f32(fn: Callable[..., chex.Array], *trees: Any) -> chex.Array:
-  """Σ over all leaves and elements of ``fn(*leaves)``, accumulated in float32+."""
-
-  def leaf_sum(*xs):
-    dtype = compute_dtype(xs[0].dtype)
-    return jnp.sum(fn(*(x.astype(dtype) for x in xs)), dtype=dtype)
-
-  return sum(jax.tree.leaves(jax.tree.map(leaf_sum, *trees)), jnp.float32(0))
+def in_compute_dtype(*xs: chex.Array) -> tuple[chex.Array, ...]:
+  """``xs`` cast to the compute dtype of the first (float32, or wider)."""
+  dtype = compute_dtype(xs[0].dtype)
+  return tuple(x.astype(dtype) for x in xs)

@@ -28,7 +28,7 @@ import optax
 
 from pilot_optax import _checks, _fusion
 from pilot_optax._lookahead import knob_gradient_from_sums, knob_terms
-from pilot_optax._math import TINY, bias_correction, compute_dtype, direction
+from pilot_optax._math import TINY, bias_correction, compute_dtype, direction, in_compute_dtype
 from pilot_optax._policy import init_phi, policy_knobs
 
 
@@ -55,8 +55,7 @@ def _learning_rate_at(learning_rate: optax.ScalarOrSchedule, count: chex.Array):
 
 def _agreement_terms(g: chex.Array, g_prev: chex.Array) -> list[chex.Array]:
   """Summands of <g, g_{t-1}>, |g|², |g_{t-1}|², in float32 or wider."""
-  dtype = compute_dtype(g.dtype)
-  g, g_prev = g.astype(dtype), g_prev.astype(dtype)
+  g, g_prev = in_compute_dtype(g, g_prev)
   return [g * g_prev, g * g, g_prev * g_prev]
 
 
