@@ -403,6 +403,18 @@ def test_step_makes_no_host_transfers(params):
     jax.block_until_ready(updates)
 
 
+def _compiled_step(tx, shapes, dtype=jnp.float32):
+  """The jitted training step (update + apply, params and state donated), compiled for shapes."""
+
+  def step(params, state, grads):
+    updates, state = tx.update(grads, state, params)
+    return optax.apply_updates(params, updates), state
+
+  params = [jax.ShapeDtypeStruct(s, dtype) for s in shapes]
+  state = jax.eval_shape(tx.init, params)
+  return jax.jit(step, donate_argnums=(0, 1)).lower(params, state, params).compile()
+
+
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU fusion behaviour")
 def test_step_scratch_memory_does_not_grow_with_the_parameters():
   # The step's sums sweep the parameters in chunks of _fusion.CHUNK elements,
@@ -413,15 +425,8 @@ def test_step_scratch_memory_does_not_grow_with_the_parameters():
   # meta-gradient with jax.grad allocated ~10x the parameters.)
   tx = pilot(1e-3)
 
-  def step(params, state, grads):
-    updates, state = tx.update(grads, state, params)
-    return optax.apply_updates(params, updates), state
-
   def scratch_bytes(shapes):
-    params = [jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes]
-    state = jax.eval_shape(tx.init, params)
-    compiled = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, params).compile()
-    return compiled.memory_analysis().temp_size_in_bytes
+    return _compiled_step(tx, shapes).memory_analysis().temp_size_in_bytes
 
   small = scratch_bytes([(2048, 2048), (512,), (64, 3, 3, 3)])
   large = scratch_bytes([(4096, 4096), (512,), (64, 3, 3, 3)])
@@ -439,15 +444,8 @@ def test_donated_state_is_updated_in_place(param_dtype, mu_dtype):
   # over their donated buffers after every read of the old values. (With a
   # 16-bit m the direction once recomputed the unrounded m from the old one,
   # which forced a copy of m.)
-  tx = pilot(1e-3, mu_dtype=mu_dtype)
-  params = [jax.ShapeDtypeStruct((3000, 1000), param_dtype)]
-  state = jax.eval_shape(tx.init, params)
-
-  def step(params, state, grads):
-    updates, state = tx.update(grads, state, params)
-    return optax.apply_updates(params, updates), state
-
-  hlo = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, params).compile().as_text()
+  compiled = _compiled_step(pilot(1e-3, mu_dtype=mu_dtype), [(3000, 1000)], param_dtype)
+  hlo = compiled.as_text()
   copies = [line for line in hlo.splitlines() if " copy(" in line and "3000,1000]" in line]
   assert not copies, copies
 
@@ -458,17 +456,7 @@ def test_bfloat16_step_scratch_is_a_copy_of_the_state_bits_at_most():
   # bfloat16 leaves as 16-bit integers: the scratch holds their bit copies
   # (4 x 2 bytes per parameter) and chunks, not float32 copies (4 x 4 bytes)
   # and the whole-leaf intermediates (9.6x the parameter bytes before).
-  tx = pilot(1e-3)
-  params = [
-    jax.ShapeDtypeStruct((2048, 2048), jnp.bfloat16),
-    jax.ShapeDtypeStruct((512,), jnp.bfloat16),
-  ]
-  state = jax.eval_shape(tx.init, params)
-
-  def step(params, state, grads):
-    updates, state = tx.update(grads, state, params)
-    return optax.apply_updates(params, updates), state
-
-  compiled = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, params).compile()
-  param_bytes = sum(x.size * x.dtype.itemsize for x in params)
+  shapes = [(2048, 2048), (512,)]
+  compiled = _compiled_step(pilot(1e-3), shapes, jnp.bfloat16)
+  param_bytes = sum(np.prod(s) * 2 for s in shapes)
   assert compiled.memory_analysis().temp_size_in_bytes < 5 * param_bytes
