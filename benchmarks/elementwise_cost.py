@@ -25,10 +25,11 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from pilot_optax import PilotState, init_phi
-from pilot_optax._lookahead import knob_gradient
+from pilot_optax import PilotState, _fusion, init_phi
+from pilot_optax._lookahead import knob_gradient, knob_terms
 from pilot_optax._math import TINY as _TINY
 from pilot_optax._math import direction as _direction
+from pilot_optax._pilot import _agreement_terms
 
 
 def _u(knobs, gp, m, v):
@@ -68,6 +69,17 @@ def _closed_form(g, gp, m, v, knobs):
   return knob_gradient(state, g, 1e-3, b1=0.9, b2=0.999, eps=1e-8)
 
 
+def _closed_form_chunk(chunk):
+  """The same sums (without the final scaling) swept in chunks of ``chunk`` elements."""
+
+  def sums(g, gp, m, v, knobs):
+    state = PilotState(jnp.int32(5), m, v, gp, jnp.float32(0.3), init_phi(2), knobs)
+    terms = knob_terms(state, b1=0.9, b2=0.999, eps=1e-8)
+    return _fusion.tree_sums(terms, g, m, v, gp, chunk=chunk)
+
+  return sums
+
+
 KERNELS = {
   "sum(g*g)  [memory]": lambda g, gp, m, v, k: jnp.sum(g * g),
   "sum(exp)": lambda g, gp, m, v, k: jnp.sum(jnp.exp(0.3 * g)),
@@ -83,6 +95,10 @@ KERNELS = {
   ),
   "lookahead jvp chunked_loop": partial(_chunked),
   "lookahead closed form, chunked sweep  [pilot_optax]": _closed_form,
+  **{f"lookahead closed form, chunk 2^{k}": _closed_form_chunk(2**k) for k in (15, 16, 17, 19, 20)},
+  "agreement sums, whole vectors": lambda g, gp, m, v, k: _fusion.tree_sums(
+    _agreement_terms, g, gp, chunk=None
+  ),
 }
 
 

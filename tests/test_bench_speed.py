@@ -1,8 +1,14 @@
-"""benchmarks.step_overhead: state sizes exactly, and a smoke run of the timing loop."""
+"""benchmarks.step_overhead and compare_versions: state sizes, the timing loop, old revisions."""
 
+import subprocess
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
 import pytest
 
-from benchmarks import step_overhead
+import pilot_optax
+from benchmarks import compare_versions, step_overhead
 
 
 def test_state_bytes_are_three_and_two_and_a_half_parameter_sizes():
@@ -29,3 +35,22 @@ def test_timing_loop_and_table_smoke():
   }
   table = step_overhead.markdown(result)
   assert "| tiny | 0.0M |" in table and "pilot(mu_dtype=bf16)" in table
+
+
+def _in_git_checkout():
+  root = Path(__file__).parents[1]
+  done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True)
+  return done.returncode == 0
+
+
+@pytest.mark.skipif(not _in_git_checkout(), reason="needs the repository's git history")
+def test_an_earlier_revision_imports_beside_the_current_package(tmp_path, monkeypatch):
+  monkeypatch.chdir(Path(__file__).parents[1])
+  monkeypatch.setattr(sys, "path", list(sys.path))
+  old = compare_versions.import_at_revision("HEAD", tmp_path)
+  assert old.__name__ == "pilot_optax_HEAD" and old.__file__.startswith(str(tmp_path))
+  # A step of the committed package runs, and is not the current module's code.
+  tx = old.pilot(0.1)
+  params = {"w": jnp.ones(3)}
+  updates, _ = tx.update(params, tx.init(params), params)
+  assert updates["w"].shape == (3,) and old.pilot is not pilot_optax.pilot

@@ -1,0 +1,100 @@
+"""PILOT's optimizer step at an earlier git revision against the working tree, side by side.
+
+    python -m benchmarks.compare_versions REV [--shapes resnet18_11M] [--dtype float32]
+        [--mu-dtype bfloat16] [--reps 11] [--out benchmarks/results/compare_<rev>_<dtype>.json]
+
+The package as it was at REV (`git archive REV pilot_optax`) is imported under another name
+beside the current one, and the two steps are timed interleaved with optax.adam, in one process,
+by the harness of `benchmarks.step_overhead` (update + apply, params and state donated, the
+gradients an argument). This is how a change to the step is measured: as a ratio in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import json
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import jax.numpy as jnp
+import optax
+
+from benchmarks import step_overhead
+from pilot_optax import pilot
+
+PACKAGE = "pilot_optax"
+
+
+def import_at_revision(rev: str, where: Path):
+  """``pilot_optax`` as it was at ``rev``, imported as a module of another name."""
+  archive = subprocess.run(["git", "archive", rev, PACKAGE], capture_output=True, check=True).stdout
+  alias = f"{PACKAGE}_{rev}".replace("-", "_").replace(".", "_")
+  with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+    tar.extractall(where, filter="data")
+  (where / PACKAGE).rename(where / alias)
+  for source in (where / alias).glob("*.py"):
+    source.write_text(source.read_text().replace(PACKAGE, alias))
+  sys.path.insert(0, str(where))
+  return importlib.import_module(alias)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(
+    prog="python -m benchmarks.compare_versions", description=__doc__.split("\n\n")[0]
+  )
+  parser.add_argument("rev", help="git revision to compare with the working tree")
+  parser.add_argument("--shapes", default="resnet18_11M", choices=list(step_overhead.SHAPE_SETS))
+  parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+  parser.add_argument("--mu-dtype", default=None, choices=["bfloat16"])
+  parser.add_argument("--reps", type=int, default=11)
+  parser.add_argument("--out", type=Path, default=None)
+  args = parser.parse_args(argv)
+  dtype = jnp.dtype(args.dtype)
+  mu_dtype = None if args.mu_dtype is None else jnp.dtype(args.mu_dtype)
+
+  with tempfile.TemporaryDirectory() as where:
+    old = import_at_revision(args.rev, Path(where))
+    shapes = step_overhead.SHAPE_SETS[args.shapes]()
+    grads = [g.astype(dtype) for g in step_overhead._tree(shapes, 1)]
+    makers = {
+      f"pilot at {args.rev}": lambda: old.pilot(1e-3, mu_dtype=mu_dtype),
+      "pilot now": lambda: pilot(1e-3, mu_dtype=mu_dtype),
+      "adam": lambda: optax.adam(1e-3, mu_dtype=mu_dtype),
+    }
+    runs = {}
+    for name, make in makers.items():
+      tx = make()
+      params = [p.astype(dtype) for p in step_overhead._tree(shapes, 0)]
+      runs[name] = (step_overhead._optimizer_step(tx, grads), (params, tx.init(params)))
+    times = step_overhead._time_interleaved(runs, args.reps, 3)
+
+  med = {k: statistics.median(v) for k, v in times.items()}
+  print(f"| {args.shapes}, {args.dtype}, mu_dtype={args.mu_dtype} | step | over adam |")
+  print("|---|---|---|")
+  for name, sec in med.items():
+    print(f"| {name} | {1e3 * sec:.2f} ms | {sec / med['adam']:.2f}× |")
+  out = args.out or Path("benchmarks/results") / f"compare_{args.rev}_{args.dtype}.json"
+  out.parent.mkdir(parents=True, exist_ok=True)
+  out.write_text(
+    json.dumps(
+      {
+        "command": "python -m benchmarks.compare_versions "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+        "median_seconds": med,
+        "over_adam": {k: v / med["adam"] for k, v in med.items()},
+        "raw_seconds": times,
+      },
+      indent=1,
+    )
+  )
+  print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+  main()
