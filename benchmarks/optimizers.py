@@ -14,6 +14,14 @@ so we use each method's standard recommendation:
 | adabelief | 1e-3 | 0 | eps 1e-16 (optax default) |
 | sophia    | 2e-4 | 1e-4 | optax.contrib.sophia defaults (gamma 0.01, clip 1, Hessian every 10 steps) |
 
+Two ablations of PILOT ask whether its *learned* policy matters (they are not
+part of ``--optimizer all``, which stays the paper's six):
+
+| ablation          | what differs from pilot |
+|---|---|
+| pilot_frozen      | η_φ = 0: the knobs stay at their initial "near Adam" values (p_m ≈ 0.802, p_v ≈ 0.476, p_s ≈ 0.119) |
+| pilot_fast_policy | η_φ ten times the paper's value for the configuration |
+
 The learning rate follows the protocol's schedule (cosine decay per step, with a
 3-epoch linear warm-up for ResNet-18), scaled to each optimizer's peak.
 """
@@ -26,6 +34,13 @@ import optax.contrib
 from pilot_optax import pilot
 
 OPTIMIZERS = ("pilot", "adam", "adamw", "lion", "adabelief", "sophia")
+ABLATIONS = ("pilot_frozen", "pilot_fast_policy")
+# Every name `--optimizer` accepts; the PILOT family records its policy.
+ALL_NAMES = OPTIMIZERS + ABLATIONS
+PILOT_FAMILY = frozenset({"pilot", *ABLATIONS})
+
+# η_φ of each PILOT variant, as a multiple of the paper's tuned value.
+LR_PHI_FACTOR = {"pilot": 1.0, "pilot_frozen": 0.0, "pilot_fast_policy": 10.0}
 
 PEAK_LEARNING_RATE = {
   "pilot": 1e-3,
@@ -57,16 +72,16 @@ NEEDS_OBJECTIVE = frozenset({"sophia"})
 
 
 def parse_names(names: str) -> list[str]:
-  """'all' or a comma list of OPTIMIZERS, validated."""
+  """'all' (the paper's six) or a comma list of ALL_NAMES, validated."""
   chosen = (
     list(OPTIMIZERS)
     if names.strip() == "all"
     else [n.strip() for n in names.split(",") if n.strip()]
   )
-  unknown = [n for n in chosen if n not in OPTIMIZERS]
+  unknown = [n for n in chosen if n not in ALL_NAMES]
   if unknown or not chosen:
     raise ValueError(
-      f"--optimizer: unknown {unknown or names!r}; choose from {', '.join(OPTIMIZERS)} or 'all'."
+      f"--optimizer: unknown {unknown or names!r}; choose from {', '.join(ALL_NAMES)} or 'all'."
     )
   return chosen
 
@@ -80,9 +95,11 @@ def learning_rate_schedule(peak: float, total_steps: int, warmup_steps: int = 0)
 
 def hyperparameters(name: str, dataset: str, arch: str) -> dict:
   """The documented hyperparameters of `name` for this dataset and architecture."""
-  hp = {"peak_learning_rate": PEAK_LEARNING_RATE[name], "weight_decay": WEIGHT_DECAY[name]}
-  if name == "pilot":
-    hp |= PILOT_TUNED[(dataset, arch)]
+  base = "pilot" if name in PILOT_FAMILY else name
+  hp = {"peak_learning_rate": PEAK_LEARNING_RATE[base], "weight_decay": WEIGHT_DECAY[base]}
+  if name in PILOT_FAMILY:
+    tuned = PILOT_TUNED[(dataset, arch)]
+    hp |= tuned | {"lr_phi": tuned["lr_phi"] * LR_PHI_FACTOR[name]}
   return hp
 
 
@@ -91,7 +108,7 @@ def make_optimizer(
 ) -> optax.GradientTransformationExtraArgs:
   hp = hyperparameters(name, dataset, arch)
   wd = hp["weight_decay"]
-  if name == "pilot":
+  if name in PILOT_FAMILY:
     return pilot(
       schedule, weight_decay=wd, gamma=hp["gamma"], lr_phi=hp["lr_phi"], degree=hp["degree"]
     )
@@ -105,4 +122,4 @@ def make_optimizer(
     return optax.adabelief(schedule)
   if name == "sophia":
     return optax.contrib.sophia(schedule, weight_decay=wd)
-  raise ValueError(f"unknown optimizer {name!r}; choose from {OPTIMIZERS}.")
+  raise ValueError(f"unknown optimizer {name!r}; choose from {ALL_NAMES}.")

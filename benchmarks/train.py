@@ -34,6 +34,7 @@ from benchmarks.data import DataError, Dataset, load_dataset
 from benchmarks.models import build_model
 from benchmarks.optimizers import (
   NEEDS_OBJECTIVE,
+  PILOT_FAMILY,
   hyperparameters,
   learning_rate_schedule,
   make_optimizer,
@@ -75,7 +76,7 @@ class Trainer:
     self.graph_eval = nnx.split(model, nnx.Param, ...)[0]
     self.tx = make_optimizer(optimizer, dataset.name, arch, schedule)
     self.opt_state = self.tx.init(self.params)
-    self.is_pilot = optimizer == "pilot"
+    self.is_pilot = optimizer in PILOT_FAMILY
     self.needs_objective = optimizer in NEEDS_OBJECTIVE
     self.dataset, self.dtype = dataset, dtype
     self.batch_sharding = None
@@ -261,7 +262,8 @@ def parse_args(argv=None):
   parser.add_argument(
     "--optimizer",
     required=True,
-    help="comma list of pilot,adam,adamw,lion,adabelief,sophia, or 'all'",
+    help="comma list of pilot,adam,adamw,lion,adabelief,sophia and the ablations "
+    "pilot_frozen,pilot_fast_policy; 'all' is the paper's six",
   )
   parser.add_argument("--epochs", type=int, default=30)
   parser.add_argument("--seeds", default="0,1,2", help="comma list of integers")

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Does PILOT's learned policy matter? The paired multi-seed runs of benchmarks/README.md
+# ("PILOT's policy: ablations"), on CPU with real Fashion-MNIST, SmallCNN:
+#   1. 5 epochs (the CPU's budget): pilot, pilot_frozen, pilot_fast_policy, adam, adamw; seeds 0-4;
+#   2. the paper's 30 epochs: pilot, pilot_frozen, adam; seeds 0-2.
+# Seed by seed, so that an interrupted run leaves complete pairs; a (optimizer, seed) whose
+# JSON exists is skipped, so the script continues where a stopped one ended.
+# Usage: bash benchmarks/ablation_run.sh [DATA_DIR] [STAGE: 5ep|30ep|all]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${1:-/usr/share/datasets/fashion-mnist}
+STAGE=${2:-all}
+
+run() {  # run EPOCHS OUT SEEDS OPTIMIZERS...
+  local epochs=$1 out=$2 seeds=$3
+  shift 3
+  for seed in $seeds; do
+    for opt in "$@"; do
+      [ -f "$out/fashionmnist_cnn_${opt}_seed${seed}.json" ] && continue
+      python -m benchmarks.train --dataset fashionmnist --arch cnn --optimizer "$opt" \
+        --epochs "$epochs" --seeds "$seed" --data-dir "$DATA" --out "$out"
+    done
+  done
+  python -m benchmarks.table "$out"
+}
+
+if [ "$STAGE" = 5ep ] || [ "$STAGE" = all ]; then
+  run 5 benchmarks/results/fashionmnist_cnn_cpu_ablation_5ep "0 1 2 3 4" \
+    pilot pilot_frozen pilot_fast_policy adam adamw
+fi
+if [ "$STAGE" = 30ep ] || [ "$STAGE" = all ]; then
+  run 30 benchmarks/results/fashionmnist_cnn_cpu_ablation_30ep "0 1 2" pilot pilot_frozen adam
+fi
