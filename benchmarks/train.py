@@ -279,9 +279,12 @@ def parse_args(argv=None):
   args = parser.parse_args(argv)
   try:
     args.optimizers = parse_names(args.optimizer)
-    args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
   except ValueError as e:
     parser.error(str(e))
+  try:
+    args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
+  except ValueError:
+    parser.error(f"--seeds: expected a comma list of integers such as 0,1,2; got {args.seeds!r}.")
   if args.epochs < 1 or args.batch_size < 1 or args.policy_every < 1 or not args.seed_list:
     parser.error("--epochs, --batch-size and --policy-every must be >= 1, and --seeds non-empty.")
   return args

@@ -3,6 +3,7 @@
 from pilot_optax._lookahead import lookahead_objective
 from pilot_optax._pilot import PilotState, pilot, scale_by_pilot
 from pilot_optax._policy import init_phi, policy_knobs
+from pilot_optax._states import pilot_states
 
 __version__ = "0.1.0"
 
@@ -11,6 +12,7 @@ __all__ = [
   "init_phi",
   "lookahead_objective",
   "pilot",
+  "pilot_states",
   "policy_knobs",
   "scale_by_pilot",
 ]

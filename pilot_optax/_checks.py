@@ -4,12 +4,11 @@ Only concrete numbers are checked: inside `optax.inject_hyperparams` the
 hyperparameters arrive as traced arrays, and schedules are callables.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from pilot_optax._policy import KNOB_RANGES
@@ -25,6 +24,31 @@ def concrete(value: Any) -> float | None:
   return float(array.reshape(()))
 
 
+def check_type(name: str, value: Any, *, schedule_ok: bool = False) -> None:
+  """Raises TypeError unless ``value`` is a real number (or a schedule, if allowed).
+
+  Accepted: Python ints and floats, real NumPy/JAX scalars (shape ()), traced values (``optax.inject_hyperparams``) and, when
+  ``schedule_ok``, callables ``count -> value``.
+  """
+  if isinstance(value, jax.core.Tracer) or (schedule_ok and callable(value)):
+    return
+  dtype = getattr(value, "dtype", None)
+  if isinstance(value, bool) or (dtype is not None and dtype == np.bool_):
+    ok = False
+  elif isinstance(value, int | float):
+    ok = True
+  elif dtype is not None:
+    real = jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating)
+    ok = real and np.ndim(value) == 0
+  else:
+    ok = False
+  if not ok:
+    accepted = "a real number (float, int or a real scalar array of shape ())"
+    if schedule_ok:
+      accepted += " or an optax schedule (a callable count -> value)"
+    raise TypeError(f"{name} must be {accepted}; got {type(value).__name__} {value!r}.")
+
+
 def check_range(
   name: str,
   value: Any,
@@ -32,8 +56,14 @@ def check_range(
   high: float = float("inf"),
   *,
   high_open: bool = False,
+  schedule_ok: bool = False,
 ) -> None:
-  """Raises ValueError unless ``low <= value <= high`` (``< high`` if open)."""
+  """Raises ValueError unless ``low <= value <= high`` (``< high`` if open).
+
+  Raises TypeError (from :func:`check_type`) for a value that is not a number,
+  or a schedule where ``schedule_ok``.
+  """
+  check_type(name, value, schedule_ok=schedule_ok)
   x = concrete(value)
   if x is None:
     return
@@ -67,3 +97,36 @@ def check_policy_overrides(overrides: Mapping[str, Any] | None) -> None:
       )
     low, high = KNOB_RANGES[key]
     check_range(f"policy_overrides[{key!r}]", value, low, high)
+
+
+def _kind(dtype) -> str | None:
+  """Why PILOT cannot train a leaf of this dtype, or None when it can."""
+  if jnp.issubdtype(dtype, jnp.complexfloating):
+    return (
+      "complex (PILOT's sign and fractional powers are defined for real numbers;"
+      " split the parameter into real and imaginary parts)"
+    )
+  if not jnp.issubdtype(dtype, jnp.floating):
+    return "not floating point (moments and steps need a float dtype; cast the parameter first)"
+  return None
+
+
+def check_mu_dtype(mu_dtype: Any) -> None:
+  """Raises ValueError unless ``mu_dtype`` is None or a real floating dtype."""
+  if mu_dtype is None:
+    return
+  why = _kind(jnp.dtype(mu_dtype))
+  if why:
+    raise ValueError(f"mu_dtype must be a real floating dtype; {jnp.dtype(mu_dtype)} is {why}.")
+
+
+def check_params(params: Any) -> None:
+  """Raises ValueError naming the first leaf whose dtype PILOT cannot train."""
+  for path, leaf in jax.tree.leaves_with_path(params):
+    dtype = leaf.dtype if hasattr(leaf, "dtype") else jnp.result_type(leaf)
+    why = _kind(dtype)
+    if why:
+      raise ValueError(
+        f"PILOT: parameter {jax.tree_util.keystr(path) or '(root)'} has dtype {dtype},"
+        f" which is {why}."
+      )

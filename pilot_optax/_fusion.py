@@ -20,8 +20,6 @@ would be gathered onto each of them.
 (a donated state buffer would otherwise be copied first).
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from typing import Literal
 

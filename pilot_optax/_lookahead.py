@@ -24,8 +24,6 @@ the floors differentiated straight through, as the reference's autograd does.
 the same sweep over the parameters as the agreement's.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 

@@ -1,7 +1,5 @@
 """Element-wise pieces of PILOT's step, shared by the step and the lookahead."""
 
-from __future__ import annotations
-
 import chex
 import jax
 import jax.numpy as jnp

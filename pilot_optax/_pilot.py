@@ -12,11 +12,15 @@ The algorithm, one step (t = count + 1, g = g_t, η_t the learning rate):
                u_t = max(|n_t|, 1e-12)^(1 - p_s) sign(n_t) / (v̂_t^{p_v} + ε)
 7. update      Δθ = -η_t (u_t + λ θ)     (`pilot`; `scale_by_pilot` returns u_t)
 
-See ``shared/docs/pilot-algorithm.md`` of the project for every detail of the
-reference implementation that this reproduces.
+The reference implementation (PyTorch, ``pilot-optimizer==0.1.0.post3``) is
+reproduced detail for detail: initial φ (constant terms 1.4, 3.0, -2.0, so
+p ≈ (0.802, 0.476, 0.119) "near Adam"), the floors 1e-12 of |n| and (in the
+lookahead) of v̂, the lookahead's bias corrections at t-1, its value/derivative
+convention and the clipping of the meta-gradient to norm 1 are documented in
+:mod:`pilot_optax._lookahead` and in the README's "The algorithm, exactly".
+Two deliberate differences: ``weight_decay`` defaults to 1e-4 (the reference's
+code: 0.01), and the lookahead uses ``eps`` (the reference hard-codes 1e-8).
 """
-
-from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -63,6 +67,13 @@ def _agreement(dot: chex.Array, g_sq: chex.Array, g_prev_sq: chex.Array) -> chex
   """Cosine r_t between this gradient and the last (0 when either is 0)."""
   norm = jnp.sqrt(g_sq) * jnp.sqrt(g_prev_sq)
   return jnp.where(norm > TINY, dot / jnp.maximum(norm, TINY), 0.0)
+
+
+def _unzip3(tree_of_triples: Any, like: optax.Updates) -> tuple[Any, Any, Any]:
+  """A tree of 3-tuples (structure of ``like``) as three trees; empty trees too."""
+  treedef = jax.tree.structure(like)
+  triples = treedef.flatten_up_to(tree_of_triples)
+  return tuple(treedef.unflatten([t[k] for t in triples]) for k in range(3))
 
 
 def _check_grads_match(grads: optax.Updates, state: PilotState) -> None:
@@ -145,7 +156,7 @@ def scale_by_pilot(
     PILOT: Policy-Informed Learned Optimization for Adaptive Deep Network
     Training, arXiv:2605.24570.
   """
-  _checks.check_range("learning_rate", learning_rate, 0.0)
+  _checks.check_range("learning_rate", learning_rate, 0.0, schedule_ok=True)
   _checks.check_range("b1", b1, 0.0, 1.0, high_open=True)
   _checks.check_range("b2", b2, 0.0, 1.0, high_open=True)
   _checks.check_range("eps", eps, 0.0)
@@ -153,11 +164,13 @@ def scale_by_pilot(
   _checks.check_range("lr_phi", lr_phi, 0.0)
   _checks.check_degree(degree)
   _checks.check_policy_overrides(policy_overrides)
+  _checks.check_mu_dtype(mu_dtype)
   overrides = dict(policy_overrides or {})
   policy_is_frozen = len(overrides) == 3 or (_checks.concrete(lr_phi) == 0.0)
   mu_dtype = None if mu_dtype is None else jax.dtypes.canonicalize_dtype(mu_dtype)
 
   def init_fn(params):
+    _checks.check_params(params)
     phi = init_phi(degree)
     return PilotState(
       count=jnp.zeros([], jnp.int32),
@@ -238,10 +251,7 @@ def scale_by_pilot(
       )
       return u.astype(g.dtype), m_new, v_new
 
-    stepped = jax.tree.map(step_leaf, grads, state.mu, state.nu)
-    directions, mu, nu = jax.tree.transpose(
-      jax.tree.structure(grads), jax.tree.structure((0, 0, 0)), stepped
-    )
+    directions, mu, nu = _unzip3(jax.tree.map(step_leaf, grads, state.mu, state.nu), grads)
     prev_grad = jax.tree.map(
       lambda g, old: (g + after.astype(g.dtype)).astype(old.dtype), grads, state.prev_grad
     )
@@ -294,6 +304,11 @@ def pilot(
   step of the gradient of the one-step lookahead (see :func:`scale_by_pilot`).
   :math:`(p_m, p_v, p_s) = (1, \tfrac12, 0)` is AdamW; :math:`(1, 0, 1)` with
   ε = 0 is sign descent on the momentum.
+
+  Non-finite gradients: one NaN or inf gradient makes ρ, φ and then the
+  parameters NaN for good (as with any optax optimizer); wrap it,
+  ``optax.apply_if_finite(pilot(...), max_consecutive_errors=5)``, to skip such
+  steps whole.
 
   Names in the PyTorch reference (``pilot.PILOT``): ``lr`` is
   ``learning_rate``, ``betas`` is ``(b1, b2)``, ``eta_phi`` is ``lr_phi``.

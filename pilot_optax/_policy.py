@@ -13,8 +13,6 @@ where :math:`f(\\rho; c) = c_d \\rho^d + \\dots + c_1 \\rho + c_0`. φ is stored
 three consecutive blocks of ``degree + 1`` coefficients, highest power first.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 
 import jax

@@ -7,7 +7,7 @@ import pytest
 from benchmarks import table
 
 
-def _record(optimizer, seed, acc, loss, var, policy=None):
+def _record(optimizer, seed, acc, loss, var, policy=None, epochs=2):
   history = [
     {
       "epoch": e,
@@ -16,14 +16,14 @@ def _record(optimizer, seed, acc, loss, var, policy=None):
       "val_accuracy": acc - 0.01 / e,
       "seconds": 2.0,
     }
-    for e in (1, 2)
+    for e in range(1, epochs + 1)
   ]
   record = {
     "dataset": "fashionmnist",
     "arch": "cnn",
     "optimizer": optimizer,
     "seed": seed,
-    "epochs": 2,
+    "epochs": epochs,
     "hyperparameters": {},
     "history": history,
     "final": {"val_accuracy": acc, "val_loss": loss, "loss_variance": var},
@@ -68,3 +68,55 @@ def test_table_rejects_foreign_json(tmp_path):
   (tmp_path / "empty").mkdir()
   with pytest.raises(SystemExit, match="no result JSONs"):
     table.main([str(tmp_path / "empty")])
+
+
+def test_not_a_directory_says_so(tmp_path):
+  with pytest.raises(SystemExit, match="not a directory"):
+    table.main([str(tmp_path / "nonexistent")])
+
+
+def test_one_seed_has_no_std_and_one_epoch_is_singular(tmp_path, capsys):
+  policy = [{"step": s, "rho": 0.1, "pm": 0.8, "pv": 0.476, "ps": 0.119} for s in (1, 11)]
+  (tmp_path / "p.json").write_text(
+    json.dumps(_record("pilot", 0, 0.9, 0.3, 0.01, policy, epochs=1))
+  )
+  table.main([str(tmp_path)])
+  out = capsys.readouterr().out
+  assert "(1 epoch; paper: 30)" in out
+  assert "| PILOT | 1 | 90.00 ± — | 0.3000 ± — | 0.0100 ± — |" in out
+  assert json.loads((tmp_path / "summary.json").read_text())["fashionmnist/cnn"]["pilot"][
+    "val_accuracy"
+  ] == [90.0, None]
+
+
+def test_plots_use_plain_ticks_integer_epochs_and_full_knob_ranges(tmp_path, monkeypatch):
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  figures = []
+  monkeypatch.setattr(plt, "close", figures.append)  # keep the figures to inspect them
+  policy = [
+    {"step": s, "rho": 0.1, "pm": 0.8, "pv": 0.4762 + 1e-5 * s, "ps": 0.119} for s in (1, 11)
+  ]
+  records = [_record(o, 0, 0.9, 0.3, 0.01, policy, epochs=3) for o in ("pilot", "pilot_frozen")]
+  records.append(_record("adam", 0, 0.88, 0.35, 0.02, epochs=3))
+  table.plot(records, tmp_path)
+  curves, knobs = figures
+  loss_ax = curves.axes[0]
+  assert loss_ax.get_yscale() == "linear"  # the loss spans less than a decade here
+  assert loss_ax.get_xlim() == (0.5, 3.5)
+  curves.canvas.draw()
+  visible = [x for x in loss_ax.get_xticks() if 0.5 <= x <= 3.5]
+  assert visible and all(float(x).is_integer() for x in visible)
+  labels = [t.get_text() for ax in curves.axes for t in ax.get_yticklabels() if t.get_text()]
+  assert labels and not any("10" in x and "^" in x or "×" in x for x in labels)
+  assert all(line.get_marker() == "o" for line in loss_ax.get_lines())
+  full = [ax.get_ylim() for ax in knobs.axes[:4]]
+  assert full == [(-1.0, 1.0), (0.0, 1.0), (0.0, 0.5), (0.0, 1.0)]
+  assert "zoomed" in knobs.axes[6].get_title()
+  assert {t.get_text() for t in knobs.axes[0].get_legend().get_texts()} == {
+    "PILOT",
+    "PILOT, frozen policy",
+  }

@@ -123,6 +123,12 @@ def test_bad_optimizer_name_is_a_usage_error(capsys):
   assert parse_names("all") == list(OPTIMIZERS)
 
 
+def test_non_integer_seeds_name_the_flag(capsys):
+  with pytest.raises(SystemExit):
+    train.parse_args(cli(dataset="cifar10", arch="cnn", optimizer="adam", seeds="a", out="x"))
+  assert "--seeds" in capsys.readouterr().err
+
+
 def test_missing_data_is_a_clear_exit(tmp_path):
   with pytest.raises(SystemExit, match="file not found"):
     train.main(

@@ -1,5 +1,8 @@
 """Properties of `pilot` / `scale_by_pilot` inside the optax ecosystem."""
 
+import importlib.resources
+import inspect
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -8,7 +11,15 @@ import optax
 import pytest
 from conftest import make_params, quadratic_loss, run
 
-from pilot_optax import PilotState, _fusion, init_phi, pilot, policy_knobs, scale_by_pilot
+from pilot_optax import (
+  PilotState,
+  _fusion,
+  init_phi,
+  pilot,
+  pilot_states,
+  policy_knobs,
+  scale_by_pilot,
+)
 
 
 def assert_trees_close(a, b, rtol=1e-6, atol=1e-7):
@@ -460,3 +471,85 @@ def test_bfloat16_step_scratch_is_a_copy_of_the_state_bits_at_most():
   compiled = _compiled_step(pilot(1e-3), shapes, jnp.bfloat16)
   param_bytes = sum(np.prod(s) * 2 for s in shapes)
   assert compiled.memory_analysis().temp_size_in_bytes < 5 * param_bytes
+
+
+# --- trees without leaves, dtypes PILOT cannot train, wrong types ---------------------------------
+
+
+@pytest.mark.parametrize(
+  "make_tx, params",
+  [
+    (lambda: pilot(0.1), {}),
+    (lambda: optax.masked(pilot(0.1), {"w": False}), {"w": jnp.ones(3)}),
+    (
+      lambda: optax.partition({"a": pilot(0.1), "b": optax.adam(1e-3)}, {"w": "b"}),
+      {"w": jnp.ones(3)},
+    ),
+  ],
+  ids=["empty", "masked-all-false", "partition-empty-group"],
+)
+def test_a_pilot_without_leaves_steps_like_adam(make_tx, params):
+  tx = make_tx()
+  grads = jax.tree.map(jnp.ones_like, params)
+  state = tx.init(params)
+  for _ in range(3):
+    updates, state = jax.jit(tx.update)(grads, state, params)
+  reference, _ = make_tx().update(grads, make_tx().init(params), params)
+  assert jax.tree.structure(updates) == jax.tree.structure(reference)
+  (pilot_state,) = pilot_states(state).values()
+  assert int(pilot_state.count) == 3
+  assert float(pilot_state.rho) == 0.0  # no gradient, no agreement
+  np.testing.assert_array_equal(pilot_state.phi, init_phi(2))
+  np.testing.assert_allclose(pilot_state.policy, policy_knobs(init_phi(2), 0.0), rtol=1e-7)
+
+
+@pytest.mark.parametrize(
+  "params, match",
+  [
+    (jnp.array([5, 5]), r"\(root\) has dtype int32.*not floating"),
+    ({"a": {"b": jnp.ones(2, jnp.bool_)}}, r"\['a'\]\['b'\] has dtype bool"),
+    ({"w": jnp.ones(2), "z": jnp.ones(2, jnp.complex64)}, r"\['z'\] has dtype complex64.*complex"),
+  ],
+)
+def test_leaves_that_are_not_real_floats_raise_at_init(params, match):
+  with pytest.raises(ValueError, match=match):
+    pilot(1e-3).init(params)
+
+
+def test_integer_mu_dtype_raises():
+  with pytest.raises(ValueError, match="mu_dtype"):
+    pilot(mu_dtype=jnp.int32)
+
+
+@pytest.mark.parametrize(
+  "kwargs, name",
+  [
+    (dict(learning_rate="1e-3"), "learning_rate.*or an optax schedule"),
+    (dict(b1="0.9"), "b1"),
+    (dict(eps=None), "eps"),
+    (dict(gamma=[0.9, 0.9]), "gamma"),
+    (dict(weight_decay=True), "weight_decay"),
+    (dict(lr_phi=jnp.ones(2)), "lr_phi"),
+    (dict(eps=np.array([1e-8])), "eps.*shape"),
+    (dict(policy_overrides={"pm": "1"}), "policy_overrides"),
+  ],
+)
+def test_hyperparameters_of_the_wrong_type_raise_naming_them(kwargs, name):
+  with pytest.raises(TypeError, match=name):
+    pilot(**kwargs)
+
+
+def test_numpy_and_jax_scalars_are_accepted(params):
+  tx = pilot(np.float32(1e-3), b1=jnp.asarray(0.9), eps=np.array(1e-8), degree=2)
+  tx.update(jax.grad(quadratic_loss)(params), tx.init(params), params)
+
+
+def test_annotations_are_objects_at_run_time():
+  # Tools that introspect optimizers (optax's own tests) read these to find schedules.
+  signature = inspect.signature(pilot)
+  assert signature.parameters["learning_rate"].annotation is optax.ScalarOrSchedule
+  assert inspect.signature(scale_by_pilot).parameters["degree"].annotation is int
+
+
+def test_package_ships_py_typed():
+  assert importlib.resources.files("pilot_optax").joinpath("py.typed").is_file()

@@ -1,0 +1,45 @@
+"""Finding PILOT's states, and so its learned policies, inside any optimizer state."""
+
+from typing import Any
+
+import jax
+
+from pilot_optax._pilot import PilotState
+
+
+def pilot_states(opt_state: Any) -> dict[str, PilotState]:
+  """Every :class:`PilotState` inside an optimizer state, keyed by its path.
+
+  ``optax.tree.get(opt_state, 'phi')`` works when the chain holds one
+  ``pilot``; with several (``optax.partition``, one policy per parameter group)
+  it raises "Found multiple values". This returns each of them, keyed by the
+  path of the state in the tree, with ``/`` between the keys: under
+  ``optax.partition`` the path holds the group's label.
+
+  Args:
+    opt_state: an optimizer state (any pytree), e.g. ``tx.init(params)``. Under
+      ``flax.nnx.Optimizer``, whose leaves are ``OptArray`` variables, pass
+      ``jax.tree.map(lambda v: v[...], optimizer.opt_state,
+      is_leaf=lambda x: isinstance(x, nnx.Variable))``.
+
+  Returns:
+    ``{path: state}`` in tree order; ``state.rho``, ``state.policy`` (p_m,
+    p_v, p_s of the last step) and ``state.phi`` are the group's policy.
+
+  Example:
+    >>> import jax.numpy as jnp, optax
+    >>> from pilot_optax import pilot, pilot_states
+    >>> params = {"conv": jnp.ones(3), "head": jnp.ones(2)}
+    >>> tx = optax.partition({"conv": pilot(), "head": pilot(degree=1)},
+    ...                      {"conv": "conv", "head": "head"})
+    >>> sorted(pilot_states(tx.init(params)))
+    ['inner_states/conv/inner_state/0', 'inner_states/head/inner_state/0']
+  """
+  found = jax.tree_util.tree_flatten_with_path(
+    opt_state, is_leaf=lambda x: isinstance(x, PilotState)
+  )[0]
+  return {
+    jax.tree_util.keystr(path, simple=True, separator="/"): leaf
+    for path, leaf in found
+    if isinstance(leaf, PilotState)
+  }
