@@ -8,9 +8,11 @@ same three sums d L / d(p_m, p_v, p_s) in different ways, to show what XLA makes
 - `grad`: jax.grad of the summed lookahead (what pilot_optax first did);
 - `jvp_dot`: three jvp tangents stacked and contracted with the gradient by a dot;
 - `jvp chunked_loop`: the same tangents over 64K-element chunks in a fori_loop;
-- `closed form, chunked sweep`: what pilot_optax does, the derivative written out in closed
-  form and summed chunk by chunk (pilot_optax._lookahead.knob_gradient, _fusion.tree_sums), so
-  that each element's logarithms and powers are computed once, in cache-sized buffers.
+- `grad chunked sweep`: what pilot_optax does, jax.grad of the lookahead restricted to each
+  chunk, summed over the chunks (pilot_optax._lookahead.knob_gradient_pieces,
+  _fusion.tree_sums), so that each chunk's forward and backward values stay in cache-sized
+  buffers. (Before pilot_optax used jax.grad in the step, the derivative was written out in
+  closed form and swept the same way; `elementwise_cost_cpu.json` holds those rows.)
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ import jax
 import jax.numpy as jnp
 
 from pilot_optax import PilotState, _fusion, init_phi
-from pilot_optax._lookahead import knob_gradient, knob_terms
+from pilot_optax._lookahead import knob_gradient_pieces
 from pilot_optax._math import TINY as _TINY
 from pilot_optax._math import direction as _direction
-from pilot_optax._pilot import _agreement_terms
+from pilot_optax._pilot import _agreement_sums
 
 
 def _u(knobs, gp, m, v):
@@ -63,19 +65,13 @@ def _chunked(g, gp, m, v, knobs, chunk=65536):
   return acc + jnp.sum(_tangents(g[tail], gp[tail], m[tail], v[tail], knobs) * g[tail], axis=1)
 
 
-def _closed_form(g, gp, m, v, knobs):
-  """What pilot_optax computes: the three closed-form sums, in one chunked sweep."""
-  state = PilotState(jnp.int32(5), m, v, gp, jnp.float32(0.3), init_phi(2), knobs)
-  return knob_gradient(state, g, 1e-3, b1=0.9, b2=0.999, eps=1e-8)
-
-
-def _closed_form_chunk(chunk):
-  """The same sums (without the final scaling) swept in chunks of ``chunk`` elements."""
+def _grad_chunk(chunk):
+  """What pilot_optax computes: jax.grad of the lookahead chunk by chunk, summed."""
 
   def sums(g, gp, m, v, knobs):
     state = PilotState(jnp.int32(5), m, v, gp, jnp.float32(0.3), init_phi(2), knobs)
-    terms = knob_terms(state, b1=0.9, b2=0.999, eps=1e-8)
-    return _fusion.tree_sums(terms, g, m, v, gp, chunk=chunk)
+    pieces = knob_gradient_pieces(state, b1=0.9, b2=0.999, eps=1e-8)
+    return _fusion.tree_sums(pieces, g, m, v, gp, chunk=chunk)
 
   return sums
 
@@ -94,10 +90,10 @@ KERNELS = {
     _tangents(g, gp, m, v, k), g, precision="highest"
   ),
   "lookahead jvp chunked_loop": partial(_chunked),
-  "lookahead closed form, chunked sweep  [pilot_optax]": _closed_form,
-  **{f"lookahead closed form, chunk 2^{k}": _closed_form_chunk(2**k) for k in (15, 16, 17, 19, 20)},
+  "lookahead grad, chunked sweep  [pilot_optax]": _grad_chunk(_fusion.CHUNK),
+  **{f"lookahead grad, chunk 2^{k}": _grad_chunk(2**k) for k in (15, 16, 17, 19, 20)},
   "agreement sums, whole vectors": lambda g, gp, m, v, k: _fusion.tree_sums(
-    _agreement_terms, g, gp, chunk=None
+    _agreement_sums, g, m, v, gp, chunk=None
   ),
 }
 

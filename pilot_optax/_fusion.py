@@ -1,23 +1,39 @@
-"""Sums over the parameters written so that XLA:CPU computes each term once.
+"""The XLA:CPU machinery of PILOT's step, behind two names: `tree_sums` and `after`.
 
-PILOT's first pass reduces six element-wise terms over every parameter (the
-agreement's three and the lookahead derivative's three) that share their
-expensive parts: two logarithms and two exponentials per element. XLA:CPU
-(jaxlib 0.10) has no multi-output reduction fusion, so it either recomputes
-the shared parts once per sum, or writes them to memory as arrays of the
-parameters' size: fresh allocations every step, whose page faults cost more
-than the arithmetic. :func:`tree_sums` walks each leaf in chunks of
-:data:`CHUNK` elements inside a loop, so the shared parts are written once per
-chunk into small buffers that stay in cache and are reused by every chunk, and
-all six sums come from one sweep over the parameters.
+Everything here is an optimisation; the algorithm is the same without it.
 
-The terms are summed over whole leaves on other backends (GPU, TPU), where XLA
-fuses sibling reductions with their shared producers by itself, and when the
-process has several devices, where a chunk of a leaf sharded across devices
-would be gathered onto each of them.
+**Why a chunked sweep.** PILOT's first pass reduces over every parameter
+several quantities (the agreement's three sums and the lookahead's gradient
+with respect to the knobs) that share their expensive parts: two logarithms
+and two exponentials per element. XLA:CPU (jaxlib 0.10) has no multi-output
+reduction fusion, so over whole leaves it either recomputes the shared parts
+once per sum, or writes them to memory as arrays of the parameters' size:
+fresh allocations every step, whose page faults cost more than the arithmetic.
+:func:`tree_sums` walks each leaf in chunks of :data:`CHUNK` elements inside a
+loop; a chunk's intermediates (its forward values and, for a gradient, its
+backward pass) stay in cache and their buffers are reused by every chunk, and
+all the sums come from one sweep over the parameters. The sums must be
+additive over pieces, as sums and gradients of sums are.
 
-:func:`zero_after` orders an in-place write after the reads of the old value
-(a donated state buffer would otherwise be copied first).
+**16-bit leaves.** XLA:CPU computes 16-bit floats in float32, slices included:
+a 16-bit leaf would be converted whole before the loop. Sliced as 16-bit
+integers (its bits), only a bit-for-bit copy of it is made, and each chunk is
+converted inside the loop.
+
+**Order without indices.** Leaves are summed one after the other (only one
+leaf's chunk buffers are alive at a time), an order carried by data (a zero
+computed from the running total), never by slice indices, which ``vmap`` over
+the optimizer would turn into gathers.
+
+**Elsewhere.** On GPU and TPU, where XLA fuses sibling reductions with their
+shared producers by itself, and when the process has several devices, where a
+chunk of a leaf sharded across devices would be gathered onto each of them,
+the sums are taken over whole leaves.
+
+**In-place writes.** The step overwrites m, v and g_{t-1} (donated buffers)
+after the first pass has read them. XLA does not see that the reads come
+first and would copy all three; :func:`after` makes the writes depend on the
+first pass's result.
 """
 
 from collections.abc import Callable, Sequence
@@ -27,60 +43,61 @@ import chex
 import jax
 import jax.numpy as jnp
 
-# Elements per chunk on CPU: the shared intermediates of one chunk (about
-# eight float32 arrays of 1 MiB) fit in the L2/L3 caches, and the loop runs few
+# Elements per chunk on CPU: the intermediates of one chunk (about eight
+# float32 arrays of 1 MiB) fit in the L2/L3 caches, and the loop runs few
 # enough iterations (9 for ResNet-18's largest kernel, 2.4M elements) that its
 # overhead is small. Measured against 2^15 to 2^20 (benchmarks/README.md).
 CHUNK = 2**18
 
-TermsFn = Callable[..., Sequence[chex.Array]]
+# Maps same-shaped 1-D pieces (one of each tree) to K partial sums, shape (K,).
+PieceSumsFn = Callable[..., chex.Array]
 
 
-def zero_after(x: chex.Array) -> chex.Array:
-  """A float32 0 that XLA cannot fold away and that is computed after ``x``.
+def _zero_after(x: chex.Array) -> chex.Array:
+  """A 0 that XLA cannot fold away and that is computed after ``x``.
 
   ``x > inf`` is false for every x, nan included, so adding the result changes
-  nothing (not even a nan), but it orders whatever uses it after ``x``.
+  nothing (not even a nan), but it orders whatever uses it after ``x``. In the
+  default float dtype (float64 under x64: 0.9 + a float32 zero would round b1).
   """
-  return (jnp.asarray(x) > jnp.inf).astype(jnp.float32)
+  return (jnp.asarray(x) > jnp.inf).astype(jax.dtypes.canonicalize_dtype(jnp.float64))
+
+
+def after(dependency: chex.Array, *values: chex.Numeric) -> tuple[chex.Array, ...]:
+  """``values`` unchanged, but available only once ``dependency`` is computed.
+
+  The step scales the old m, v and g_{t-1} by values that come through here
+  with the new φ as ``dependency``: their overwrites then come after the first
+  pass's reads, and XLA updates the donated buffers in place instead of
+  copying them first (module docstring). Exact: adds a zero that is 0 even
+  when ``dependency`` is nan or inf.
+  """
+  zero = _zero_after(dependency)
+  return tuple(value + zero for value in values)
 
 
 def default_chunk() -> int | None:
-  """:data:`CHUNK` on a single CPU device, None (whole leaves) elsewhere (module doc)."""
+  """:data:`CHUNK` on a single CPU device, None (whole leaves) elsewhere."""
   return CHUNK if jax.default_backend() == "cpu" and jax.device_count() == 1 else None
 
 
-def _sum_terms(terms_fn: TermsFn, pieces: Sequence[chex.Array]) -> chex.Array:
-  return jnp.stack([jnp.sum(term, dtype=term.dtype) for term in terms_fn(*pieces)])
-
-
 def _leaf_sums(
-  terms_fn: TermsFn, leaves: Sequence[chex.Array], chunk: int, total: chex.Array | None
+  piece_sums: PieceSumsFn, leaves: Sequence[chex.Array], chunk: int, total: chex.Array | None
 ) -> chex.Array:
-  """``total`` plus Σ of each term over one leaf (``leaves`` share one shape), by chunks.
-
-  The leaf's sums are computed after ``total``: only one leaf's chunk buffers
-  are then alive at a time (XLA would otherwise interleave the leaves). The
-  order is carried by data, never by slice indices, which vmap would batch.
-  """
+  """``total`` plus the sums over one leaf (``leaves`` share one shape), by chunks."""
   flat = [x.reshape(-1) for x in leaves]
   size = flat[0].shape[0]
   if size <= chunk:
     if total is None:
-      return _sum_terms(terms_fn, flat)
-    zero = zero_after(total[0])
-    return total + _sum_terms(terms_fn, [x + zero.astype(x.dtype) for x in flat])
+      return piece_sums(*flat)
+    zero = _zero_after(total[0])
+    return total + piece_sums(*[x + zero.astype(x.dtype) for x in flat])
 
-  # XLA:CPU computes 16-bit floats in float32, slices included: a 16-bit leaf
-  # would be converted whole before the loop. Sliced as 16-bit integers, only
-  # a bit-for-bit copy of it is made (and each chunk is converted in the loop).
   words = [_as_words(x) for x in flat]
 
   def chunk_sums(offset, length):
     pieces = [jax.lax.dynamic_slice_in_dim(w, offset, length) for w in words]
-    return _sum_terms(
-      terms_fn, [_from_words(p, x.dtype) for p, x in zip(pieces, flat, strict=True)]
-    )
+    return piece_sums(*[_from_words(p, x.dtype) for p, x in zip(pieces, flat, strict=True)])
 
   whole, rest = divmod(size, chunk)
   shape = jax.eval_shape(lambda: chunk_sums(0, chunk))
@@ -107,30 +124,35 @@ def _from_words(x: chex.Array, dtype) -> chex.Array:
 
 
 def tree_sums(
-  terms_fn: TermsFn, *trees: chex.ArrayTree, chunk: int | None | Literal["auto"] = "auto"
+  piece_sums: PieceSumsFn, *trees: chex.ArrayTree, chunk: int | None | Literal["auto"] = "auto"
 ) -> chex.Array:
-  r"""Sums of element-wise terms over all leaves, every term computed in one sweep.
+  r"""Sums over all parameters of quantities additive over pieces, in one sweep.
+
+  With the parameters cut into pieces P (whole leaves, or chunks of them),
 
   .. math::
 
-    s_k = \sum_{\text{leaves}} \sum_i \text{terms\_fn}(x^{(1)}_i, \dots, x^{(r)}_i)_k
+    s = \sum_{P} \text{piece\_sums}(x^{(1)}_P, \dots, x^{(r)}_P),
+
+  which is the same for every cutting when ``piece_sums`` is a sum over the
+  elements of its pieces (or the gradient of one).
 
   Args:
-    terms_fn: maps same-shaped 1-D pieces of one leaf of each tree to a
-      sequence of K arrays of that shape (the terms). It casts to the dtype it
-      wants the sums in.
+    piece_sums: maps same-shaped 1-D pieces of one leaf of each tree to the K
+      sums over that piece, shape (K,). It casts to the dtype it wants the
+      sums in.
     *trees: pytrees of identical structure and leaf shapes.
     chunk: elements per piece; None sums whole leaves; ``"auto"`` is
       :func:`default_chunk`.
 
   Returns:
-    The K sums, shape (K,), in the widest dtype of the terms.
+    The K sums, shape (K,).
 
   Example:
     >>> import jax.numpy as jnp
     >>> from pilot_optax._fusion import tree_sums
     >>> x = {"a": jnp.arange(5.0), "b": jnp.ones((2, 3))}
-    >>> tree_sums(lambda u, w: [u * w, u * u], x, x, chunk=2)
+    >>> tree_sums(lambda u, w: jnp.stack([jnp.sum(u * w), jnp.sum(u * u)]), x, x, chunk=2)
     Array([36., 36.], dtype=float32)
   """
   if chunk == "auto":
@@ -138,11 +160,11 @@ def tree_sums(
   leaves = list(zip(*(jax.tree.leaves(tree) for tree in trees), strict=True))
   if not leaves:
     empty = [jax.ShapeDtypeStruct((0,), jnp.float32)] * len(trees)
-    shape = jax.eval_shape(lambda *xs: _sum_terms(terms_fn, xs), *empty)
+    shape = jax.eval_shape(piece_sums, *empty)
     return jnp.zeros(shape.shape, shape.dtype)
   if chunk is None:
-    return sum(_sum_terms(terms_fn, [x.reshape(-1) for x in leaf]) for leaf in leaves)
+    return sum(piece_sums(*[x.reshape(-1) for x in leaf]) for leaf in leaves)
   total = None
   for leaf in leaves:
-    total = _leaf_sums(terms_fn, leaf, chunk, total)
+    total = _leaf_sums(piece_sums, leaf, chunk, total)
   return total

@@ -1,30 +1,51 @@
-r"""PILOT's one-step lookahead, whose derivative trains the policy.
+r"""PILOT's one-step lookahead, whose gradient (by ``jax.grad``) trains the policy.
+
+At step t, the lookahead judges the *previous* step's update by the *new*
+gradient, to first order the change of the loss it caused:
 
 .. math::
 
-  L(p) = \sum g_t \cdot \bigl(-\eta_t\, u(p;\ \hat m_{t-1},
-    \max(\hat v_{t-1}, 10^{-12}),\ g_{t-1})\bigr)
+  L(\phi) = \sum g_t \cdot \bigl(-\eta_t\, u(P(\phi);\ \hat m_{t-1},
+    \max(\hat v_{t-1}, 10^{-12}),\ g_{t-1})\bigr),
 
-is the first-order change of the loss caused by the previous step's update,
-seen through the new gradient. Its derivative with respect to the knobs
-p = (p_m, p_v, p_s) has a closed form: with n = g' + p_m(\hat m - g'),
-a = \max(|n|, 10^{-12}) and D = \hat v^{p_v} + ε,
+with u the direction of :func:`pilot_optax._math.direction`,
+:math:`\hat m_{t-1} = m_{t-1} / (1 - b_1^{t-1})` and
+:math:`\hat v_{t-1} = v_{t-1} / (1 - b_2^{t-1})` read from the state before
+the step overwrites them (at t = 1 the exponent t - 1 is read as 1; φ does not
+move at t = 1 anyway), and η_t this step's learning rate. Conventions of the
+reference implementation, kept here:
+
+- **value and derivative differ**: P(φ) has the *value* of the knobs step
+  t - 1 used (``state.policy``) but the *derivative* of the policy map at the
+  current φ_t and the previous ρ_{t-1} (``state.rho``);
+- the floor of v̂ (so that log v̂ stays finite where no gradient was seen) and
+  that of |n| are differentiated as if absent, as PyTorch's autograd does;
+- a knob pinned by ``policy_overrides`` is a constant: its block of φ gets 0.
+
+The step then clips G = ∇_φ L to norm at most 1, G · min(1, 1 / (‖G‖ + 1e-12)),
+and sets φ_{t+1} = φ_t - η_φ G.
+
+**How the step computes G.** :func:`lookahead_sum` is the lookahead written
+once, for a piece of the parameters. :func:`lookahead_objective` sums it over
+whole leaves (the definition). The step takes ``jax.grad`` of the same function
+with respect to the knobs, piece by piece, inside the sweep over the
+parameters that also sums the agreement (the gradient of a sum is the sum of
+the gradients, :mod:`pilot_optax._fusion`), and pulls the result back to φ
+through the policy map with ``jax.vjp`` (:func:`meta_gradient`).
+
+*For explanation only (the code does not compute this)*: with
+n = g' + p_m(m̂ - g'), a = max(|n|, 1e-12) and D = v̂^{p_v} + ε, the
+derivatives those ``jax.grad`` calls evaluate are
 
 .. math::
 
-  \partial L / \partial p_m &= -\eta (1 - p_s) \sum g\, \mathrm{sign}(n)^2\,
-      a^{-p_s} (\hat m - g') / D, \\
+  \partial L / \partial p_m &= -\eta (1 - p_s) \sum g\, a^{-p_s} (\hat m - g') / D, \\
   \partial L / \partial p_v &= \eta \sum g\, \mathrm{sign}(n)\, a^{1 - p_s}\,
       \hat v^{p_v} \log \hat v / D^2, \\
-  \partial L / \partial p_s &= \eta \sum g\, \mathrm{sign}(n)\, a^{1 - p_s} \log a / D,
-
-the floors differentiated straight through, as the reference's autograd does.
-:func:`lookahead_objective` is the definition (differentiate it with
-``jax.grad``); :func:`knob_terms` are the summands the step uses, summed in
-the same sweep over the parameters as the agreement's.
+  \partial L / \partial p_s &= \eta \sum g\, \mathrm{sign}(n)\, a^{1 - p_s} \log a / D.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import chex
@@ -33,14 +54,50 @@ import jax.numpy as jnp
 import optax
 
 from pilot_optax import _fusion
-from pilot_optax._math import TINY, bias_correction, direction, in_compute_dtype
+from pilot_optax._math import TINY, bias_correction, compute_dtype, direction, in_compute_dtype
 from pilot_optax._policy import KNOBS, policy_knobs
 
 
-def _previous_bias_corrections(state: Any, b1: chex.Numeric, b2: chex.Numeric):
+def previous_bias_corrections(state: Any, b1: chex.Numeric, b2: chex.Numeric):
   """1 / (1 - b^(t-1)) for both moments; t - 1 = 0 (first step) is read as 1."""
   prev_count = jnp.maximum(state.count, 1)
   return 1 / bias_correction(b1, prev_count), 1 / bias_correction(b2, prev_count)
+
+
+def lookahead_sum(
+  knobs: chex.Array,
+  inv_bc1: chex.Array,
+  inv_bc2: chex.Array,
+  eps: chex.Numeric,
+  g: chex.Array,
+  m: chex.Array,
+  v: chex.Array,
+  g_prev: chex.Array,
+) -> chex.Array:
+  """Σ g · u(knobs; m̂_{t-1}, max(v̂_{t-1}, 1e-12), g_{t-1}) over one piece: -L / η_t.
+
+  The one definition of the lookahead: :func:`lookahead_objective` sums it
+  over the parameters, the step differentiates it with ``jax.grad``. Computed
+  in float32, or float64 for float64 leaves.
+  """
+  g, m, v, g_prev = in_compute_dtype(g, m, v, g_prev)
+  dtype = g.dtype
+  v_hat = jnp.maximum(v * inv_bc2.astype(dtype), TINY)
+  u = direction(knobs.astype(dtype), m * inv_bc1.astype(dtype), v_hat, g_prev, eps)
+  return jnp.sum(g * u)
+
+
+def lookahead_knobs(
+  phi: chex.Array,
+  state: Any,
+  degree: int,
+  policy_overrides: Mapping[str, float] | None = None,
+) -> chex.Array:
+  """P(φ): the value of ``state.policy``, the derivative of the policy map at (φ, ρ_{t-1})."""
+  live = policy_knobs(phi, state.rho, degree, policy_overrides=policy_overrides)
+  # Value of one thing, derivative of another: live - stop_gradient(live) is
+  # exactly 0, but carries the live map's derivative.
+  return state.policy + (live - jax.lax.stop_gradient(live))
 
 
 def lookahead_objective(
@@ -67,8 +124,9 @@ def lookahead_objective(
 
   P(φ) has the **value** of ``state.policy`` (the knobs step t-1 used) and the
   **derivative** of the policy map at φ and ``state.rho`` (= ρ_{t-1}), as in
-  the reference implementation. The optimizer computes ``jax.grad`` of this in
-  closed form (:func:`knob_gradient`); this function is the definition.
+  the reference implementation. ``jax.grad`` of this is the meta-gradient of
+  the step, before its clipping (the step evaluates the same function,
+  :func:`lookahead_sum`, chunk by chunk).
 
   Args:
     phi: policy coefficients φ_t.
@@ -97,95 +155,81 @@ def lookahead_objective(
   References:
     PILOT, arXiv:2605.24570, the meta-objective.
   """
-  live = policy_knobs(phi, state.rho, degree, policy_overrides=policy_overrides)
-  # Value of the stored knobs, derivative of the live policy map: adding
-  # live - stop_gradient(live) (exactly 0) leaves the value untouched.
-  knobs = state.policy + (live - jax.lax.stop_gradient(live))
-  inv_bc1, inv_bc2 = _previous_bias_corrections(state, b1, b2)
+  knobs = lookahead_knobs(phi, state, degree, policy_overrides)
+  inv_bc1, inv_bc2 = previous_bias_corrections(state, b1, b2)
 
-  def leaf_terms(g, m, v, g_prev):
-    g, m, v, g_prev = in_compute_dtype(g, m, v, g_prev)
-    v_hat = jnp.maximum(v * inv_bc2.astype(v.dtype), TINY)
-    return [g * direction(knobs.astype(g.dtype), m * inv_bc1.astype(m.dtype), v_hat, g_prev, eps)]
+  def piece_sum(*piece):
+    return lookahead_sum(knobs, inv_bc1, inv_bc2, eps, *piece)[None]
 
-  # The definition sums whole leaves; the step's chunked sweep is an optimisation.
-  (total,) = _fusion.tree_sums(leaf_terms, grads, state.mu, state.nu, state.prev_grad, chunk=None)
+  (total,) = _fusion.tree_sums(piece_sum, grads, state.mu, state.nu, state.prev_grad, chunk=None)
   return -learning_rate * total
 
 
-def knob_terms(
-  state: Any, *, b1: chex.Numeric, b2: chex.Numeric, eps: chex.Numeric, pinned: Sequence[str] = ()
-) -> Callable[..., list[chex.Array]]:
-  """The element-wise summands of ∂L/∂knob, for the knobs not in ``pinned``.
-
-  Returns a function of 1-D pieces ``(g, m, v, g_prev)`` of one leaf giving one
-  array per unpinned knob, in the order of :data:`KNOBS`, without the factors
-  ±η and (1 - p_s) (:func:`knob_gradient_from_sums` applies them). The
-  logarithms and powers are computed once and shared by the summands.
-  """
-  inv_bc1, inv_bc2 = _previous_bias_corrections(state, b1, b2)
-  scalars = jnp.stack([*state.policy, inv_bc1, inv_bc2, eps])
-  wanted = [k for k, name in enumerate(KNOBS) if name not in pinned]
-
-  def terms(g, m, v, g_prev):
-    g, m, v, g_prev = in_compute_dtype(g, m, v, g_prev)
-    dtype = g.dtype
-    pm, pv, ps, inv_bc1, inv_bc2, eps = scalars.astype(dtype)
-    normal_tiny = jnp.finfo(dtype).tiny
-    diff = m * inv_bc1 - g_prev  # m̂ - g'
-    n = g_prev + pm * diff
-    a = jnp.maximum(jnp.abs(n), TINY)
-    log_a = jnp.log(a)
-    log_v = jnp.log(jnp.maximum(v * inv_bc2, TINY))
-    v_pow = jnp.exp(pv * log_v)
-    denom = jnp.maximum(v_pow + eps, normal_tiny)
-    # sign(n) without a select (which XLA:CPU runs slowly in fused loops):
-    # exact for every normal float, since |n| / tiny >= 1 there.
-    sign = jnp.clip(n * (1 / normal_tiny), -1, 1)
-    # g sign(n) a^(-p_s) / D, common to all three.
-    common = g * sign * jnp.exp(-ps * log_a) / denom
-    by_knob = (
-      lambda: common * sign * diff,
-      lambda: common * a * v_pow * log_v / denom,
-      lambda: common * a * log_a,
-    )
-    return [by_knob[k]() for k in wanted]
-
-  return terms
+def _free_knobs(policy_overrides: Mapping[str, float] | None) -> list[int]:
+  """Indices of the knobs the policy sets (not pinned by ``policy_overrides``)."""
+  return [k for k, name in enumerate(KNOBS) if name not in (policy_overrides or {})]
 
 
-def knob_gradient_from_sums(
-  sums: chex.Array, state: Any, learning_rate: chex.Numeric, *, pinned: Sequence[str] = ()
-) -> chex.Array:
-  """∂L/∂(p_m, p_v, p_s) from the sums of :func:`knob_terms` (0 for pinned knobs)."""
-  sums = iter(sums)
-  raw = jnp.stack([jnp.float32(0) if name in pinned else next(sums) for name in KNOBS])
-  ps = state.policy[2]
-  return raw * jnp.stack([-(1 - ps), 1.0, 1.0]) * learning_rate
+def _with_free(fixed: list[chex.Array], free: list[int], values: chex.Array) -> chex.Array:
+  """The 3 knobs: ``values`` at the indices ``free``, ``fixed`` (constants) elsewhere."""
+  by_index = dict(zip(free, range(len(free)), strict=True))
+  return jnp.stack(
+    [
+      values[by_index[k]] if k in by_index else jax.lax.stop_gradient(fixed[k]).astype(values.dtype)
+      for k in range(len(KNOBS))
+    ]
+  )
 
 
-def knob_gradient(
+def knob_gradient_pieces(
   state: Any,
-  grads: optax.Updates,
-  learning_rate: chex.Numeric,
   *,
   b1: chex.Numeric,
   b2: chex.Numeric,
   eps: chex.Numeric,
-  pinned: Sequence[str] = (),
-) -> chex.Array:
-  """∂L/∂(p_m, p_v, p_s) of :func:`lookahead_objective` at the stored knobs.
+  policy_overrides: Mapping[str, float] | None = None,
+) -> Callable[..., chex.Array]:
+  """``jax.grad`` of :func:`lookahead_sum` at the stored knobs, for one piece.
 
-  The closed form of the module docstring, summed in one sweep over the
-  parameters (:func:`pilot_optax._fusion.tree_sums`). Knobs in ``pinned`` get
-  0 without a sum. (The step sums these terms together with the agreement's.)
-
-  Returns:
-    An array of shape (3,), float32 (float64 when a leaf is).
+  Returns a function of 1-D pieces ``(g, m, v, g_prev)`` of one leaf giving
+  the gradient of the piece's lookahead sum with respect to the knobs that are
+  not pinned (in the order of :data:`KNOBS`; pinned knobs are constants and
+  their derivatives are not computed). Summed over the pieces and multiplied
+  by -η_t, it is ∂L/∂knobs (:func:`meta_gradient`).
   """
-  pinned = tuple(pinned)
-  if len(pinned) == len(KNOBS):
-    return jnp.zeros(3, jnp.float32)
-  terms = knob_terms(state, b1=b1, b2=b2, eps=eps, pinned=pinned)
-  sums = _fusion.tree_sums(terms, grads, state.mu, state.nu, state.prev_grad)
-  return knob_gradient_from_sums(sums, state, learning_rate, pinned=pinned)
+  inv_bc1, inv_bc2 = previous_bias_corrections(state, b1, b2)
+  free = _free_knobs(policy_overrides)
+  stored = [state.policy[k] for k in range(len(KNOBS))]
+
+  def piece_gradient(g, m, v, g_prev):
+    def of_free_knobs(values):
+      return lookahead_sum(_with_free(stored, free, values), inv_bc1, inv_bc2, eps, g, m, v, g_prev)
+
+    dtype = compute_dtype(g.dtype)
+    return jax.grad(of_free_knobs)(jnp.stack([stored[k] for k in free]).astype(dtype))
+
+  return piece_gradient
+
+
+def meta_gradient(
+  knob_gradient_sums: chex.Array,
+  state: Any,
+  learning_rate: chex.Numeric,
+  *,
+  degree: int,
+  policy_overrides: Mapping[str, float] | None = None,
+) -> chex.Array:
+  """∇_φ L from the summed :func:`knob_gradient_pieces`, by ``jax.vjp`` of P(φ).
+
+  The chain rule through :func:`lookahead_knobs`: pinned knobs (constants of
+  the policy map) give their blocks of φ zero. Not yet clipped.
+  """
+  zeros = [jnp.zeros([], state.phi.dtype)] * len(KNOBS)
+  d_loss_d_knobs = _with_free(
+    zeros, _free_knobs(policy_overrides), (-learning_rate * knob_gradient_sums)
+  ).astype(state.phi.dtype)
+  _, pull_back = jax.vjp(
+    lambda phi: lookahead_knobs(phi, state, degree, policy_overrides), state.phi
+  )
+  (grad_phi,) = pull_back(d_loss_d_knobs)
+  return grad_phi

@@ -6,11 +6,15 @@ The algorithm, one step (t = count + 1, g = g_t, η_t the learning rate):
 2. smoothing   ρ_t = γ ρ_{t-1} + (1 - γ) r_t
 3. policy      (p_m, p_v, p_s) = policy_knobs(φ_t, ρ_t)
 4. meta-step   φ_{t+1} = φ_t - η_φ clip(∇_φ L(φ_t)),  with L the one-step lookahead
-               L = Σ g_t · (-η_t u_{t-1}(P(φ)))  (t >= 2 only)
+               L = Σ g_t · (-η_t u_{t-1}(P(φ)))  (t >= 2 only), ∇ by jax.grad
 5. moments     m_t, v_t as in Adam; m̂_t, v̂_t bias corrected
 6. direction   n_t = p_m m̂_t + (1 - p_m) g_t
                u_t = max(|n_t|, 1e-12)^(1 - p_s) sign(n_t) / (v̂_t^{p_v} + ε)
 7. update      Δθ = -η_t (u_t + λ θ)     (`pilot`; `scale_by_pilot` returns u_t)
+8. bookkeeping g_{t-1} ← g_t, ρ ← ρ_t, φ ← φ_{t+1}, policy ← this step's knobs
+
+Steps 1 and 4 need sums over all the parameters, taken in one sweep
+(:mod:`pilot_optax._fusion`); steps 5-6 are a second pass.
 
 The reference implementation (PyTorch, ``pilot-optimizer==0.1.0.post3``) is
 reproduced detail for detail: initial φ (constant terms 1.4, 3.0, -2.0, so
@@ -31,7 +35,7 @@ import jax.numpy as jnp
 import optax
 
 from pilot_optax import _checks, _fusion
-from pilot_optax._lookahead import knob_gradient_from_sums, knob_terms
+from pilot_optax._lookahead import knob_gradient_pieces, meta_gradient
 from pilot_optax._math import TINY, bias_correction, compute_dtype, direction, in_compute_dtype
 from pilot_optax._policy import init_phi, policy_knobs
 
@@ -57,10 +61,11 @@ def _learning_rate_at(learning_rate: optax.ScalarOrSchedule, count: chex.Array):
   return learning_rate(count) if callable(learning_rate) else learning_rate
 
 
-def _agreement_terms(g: chex.Array, g_prev: chex.Array) -> list[chex.Array]:
-  """Summands of <g, g_{t-1}>, |g|², |g_{t-1}|², in float32 or wider."""
+def _agreement_sums(g: chex.Array, m: chex.Array, v: chex.Array, g_prev: chex.Array) -> chex.Array:
+  """<g, g_{t-1}>, |g|², |g_{t-1}|² over a piece, in float32 or wider (m, v unused)."""
+  del m, v
   g, g_prev = in_compute_dtype(g, g_prev)
-  return [g * g_prev, g * g, g_prev * g_prev]
+  return jnp.stack([jnp.sum(g * g_prev), jnp.sum(g * g), jnp.sum(g_prev * g_prev)])
 
 
 def _agreement(dot: chex.Array, g_sq: chex.Array, g_prev_sq: chex.Array) -> chex.Array:
@@ -119,10 +124,11 @@ def scale_by_pilot(
   The transform returns :math:`u_t` (no learning rate, no weight decay; see
   :func:`pilot`). It still needs the learning rate: the policy is trained by
   the gradient of the one-step lookahead (:func:`lookahead_objective`), which
-  measures the previous update :math:`-\eta u_{t-1}` against :math:`g_t`,
-  computed in closed form (equal to ``jax.grad`` of it) in the same sweep over
-  the parameters as the agreement's sums; the meta-gradient is clipped to norm
-  1 and applied with step ``lr_phi``.
+  measures the previous update :math:`-\eta u_{t-1}` against :math:`g_t`. The
+  step takes ``jax.grad`` of that lookahead with respect to the knobs piece by
+  piece, in the same sweep over the parameters as the agreement's sums, and
+  pulls it back to φ by ``jax.vjp``; the meta-gradient is clipped to norm 1 and
+  applied with step ``lr_phi``.
 
   Args:
     learning_rate: η, a float or an optax schedule ``count -> lr``; used only
@@ -189,49 +195,44 @@ def scale_by_pilot(
     lr = _learning_rate_at(learning_rate, state.count)
     count = optax.safe_increment(state.count)
 
-    # One sweep over the parameters for every sum of the step: the
-    # agreement's three and, unless φ is frozen, the lookahead derivative's
-    # (see _fusion.tree_sums).
-    pinned = tuple(overrides)
+    # The first pass: one sweep over the parameters gives every sum the step
+    # needs, the agreement's (1) and, unless φ is frozen, the gradient of the
+    # lookahead with respect to the knobs (4), computed by jax.grad piece by
+    # piece (_fusion.tree_sums, _lookahead.knob_gradient_pieces).
     if policy_is_frozen:
       # All knobs pinned or η_φ = 0: φ cannot move, so the lookahead (most of
       # the step's cost) is skipped.
-      knob_terms_fn = lambda *_: []  # noqa: E731
+      first_pass = _agreement_sums
     else:
-      knob_terms_fn = knob_terms(state, b1=b1, b2=b2, eps=eps, pinned=pinned)
+      knob_gradient = knob_gradient_pieces(state, b1=b1, b2=b2, eps=eps, policy_overrides=overrides)
 
-    def first_pass_terms(g, m, v, g_prev):
-      return _agreement_terms(g, g_prev) + knob_terms_fn(g, m, v, g_prev)
+      def first_pass(g, m, v, g_prev):
+        return jnp.concatenate([_agreement_sums(g, m, v, g_prev), knob_gradient(g, m, v, g_prev)])
 
-    sums = _fusion.tree_sums(first_pass_terms, grads, state.mu, state.nu, state.prev_grad)
+    sums = _fusion.tree_sums(first_pass, grads, state.mu, state.nu, state.prev_grad)
 
-    # 1-3. Agreement, smoothing, and this step's knobs from the current φ.
-    rho = gamma * state.rho + (1 - gamma) * _agreement(*sums[:3])
-    rho = rho.astype(jnp.float32)
+    # 1. Agreement r_t and 2. its smoothing ρ_t.
+    rho = (gamma * state.rho + (1 - gamma) * _agreement(*sums[:3])).astype(jnp.float32)
+
+    # 3. This step's knobs, from the current φ at ρ_t.
     knobs = policy_knobs(state.phi, rho, degree, policy_overrides=overrides)
 
-    # 4. Meta-gradient of the lookahead (zero at the first step), clipped:
-    # ∂L/∂knobs in closed form, pulled back through the policy map at φ_t and
-    # ρ_{t-1} (pinned knobs are constants there, so their blocks get 0).
+    # 4. Meta-step: φ_{t+1} = φ_t - η_φ clip(∇_φ L), from the second step on.
     if policy_is_frozen:
       meta_grad = jnp.zeros_like(state.phi)
     else:
-      knob_grad = knob_gradient_from_sums(sums[3:], state, lr, pinned=pinned)
-      _, pull_back = jax.vjp(
-        lambda phi: policy_knobs(phi, state.rho, degree, policy_overrides=overrides), state.phi
-      )
-      (meta_grad,) = pull_back(knob_grad.astype(state.phi.dtype))
+      meta_grad = meta_gradient(sums[3:], state, lr, degree=degree, policy_overrides=overrides)
     meta_grad = jnp.where(state.count >= 1, meta_grad, 0.0)
     meta_grad = meta_grad * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(meta_grad) + TINY))
     phi = (state.phi - lr_phi * meta_grad).astype(jnp.float32)
 
-    # 5-6. Moments and direction, in float32 (or wider) whatever the leaves.
+    # 5. Moments and 6. direction, in float32 (or wider) whatever the leaves.
+    # The old m, v (and g_{t-1} below) are scaled by values that come after
+    # φ_{t+1}: their buffers are then overwritten in place once the first pass
+    # has read them (_fusion.after).
+    decay1, decay2, one = _fusion.after(phi[0] + rho, b1, b2, 1.0)
     inv_bc1 = 1 / bias_correction(b1, count)
     inv_bc2 = 1 / bias_correction(b2, count)
-    # m, v and g_{t-1} are overwritten in place (when donated) after the
-    # lookahead has read them; `after` (a 0) says so to XLA, which would
-    # otherwise copy all three first (see _fusion).
-    after = _fusion.zero_after(phi[0] + rho)
 
     def step_leaf(g, m, v):
       dtype = compute_dtype(g.dtype)
@@ -240,8 +241,8 @@ def scale_by_pilot(
       # params' dtype): the next step's lookahead then recomputes exactly this
       # direction, and XLA need not keep the old m, v (a copy) to recompute the
       # unrounded ones after overwriting them.
-      m_new = ((b1 + after).astype(dtype) * m.astype(dtype) + (1 - b1) * g32).astype(m.dtype)
-      v_new = ((b2 + after).astype(dtype) * v.astype(dtype) + (1 - b2) * g32 * g32).astype(v.dtype)
+      m_new = (decay1.astype(dtype) * m.astype(dtype) + (1 - b1) * g32).astype(m.dtype)
+      v_new = (decay2.astype(dtype) * v.astype(dtype) + (1 - b2) * g32 * g32).astype(v.dtype)
       u = direction(
         knobs.astype(dtype),
         m_new.astype(dtype) * inv_bc1.astype(dtype),
@@ -252,8 +253,10 @@ def scale_by_pilot(
       return u.astype(g.dtype), m_new, v_new
 
     directions, mu, nu = _unzip3(jax.tree.map(step_leaf, grads, state.mu, state.nu), grads)
+
+    # 7. is `pilot`'s (learning rate and weight decay). 8. Bookkeeping.
     prev_grad = jax.tree.map(
-      lambda g, old: (g + after.astype(g.dtype)).astype(old.dtype), grads, state.prev_grad
+      lambda g, old: (g * one.astype(g.dtype)).astype(old.dtype), grads, state.prev_grad
     )
     new_state = PilotState(
       count=count,

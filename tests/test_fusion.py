@@ -9,8 +9,9 @@ from pilot_optax import _fusion
 
 
 def _terms(x, y):
+  """Three sums over a piece, in float32."""
   x, y = x.astype(jnp.float32), y.astype(jnp.float32)
-  return [x * y, jnp.exp(-x * x) * y, jnp.abs(y)]
+  return jnp.stack([jnp.sum(x * y), jnp.sum(jnp.exp(-x * x) * y), jnp.sum(jnp.abs(y))])
 
 
 def _numpy_sums(xs, ys):
@@ -71,7 +72,7 @@ def test_tree_sums_mixed_float32_and_float64_leaves():
 
 def _terms_keep_dtype(x, y):
   x, y = x.astype(jnp.promote_types(x.dtype, jnp.float32)), y.astype(x.dtype)
-  return [x * y, jnp.exp(-x * x) * y, jnp.abs(y)]
+  return jnp.stack([jnp.sum(x * y), jnp.sum(jnp.exp(-x * x) * y), jnp.sum(jnp.abs(y))])
 
 
 def test_tree_sums_under_vmap_slices_without_gathering():
@@ -82,6 +83,21 @@ def test_tree_sums_under_vmap_slices_without_gathering():
   assert " gather(" not in batched.lower(xs, xs).compile().as_text()
 
 
-def test_zero_after_is_zero_even_for_nan_and_inf():
+def test_after_changes_no_value_even_for_nan_and_inf_dependencies():
   for x in (0.0, -3.0, jnp.inf, -jnp.inf, jnp.nan):
-    assert _fusion.zero_after(jnp.float32(x)) == 0.0
+    b1, one = _fusion.after(jnp.float32(x), 0.9, 1.0)
+    assert float(b1) == np.float32(0.9) and float(one) == 1.0
+
+
+def test_gradients_summed_by_chunks_equal_the_gradient_of_the_whole_sum():
+  # What the step relies on: jax.grad piece by piece, summed, is jax.grad of the sum.
+  rng = np.random.default_rng(3)
+  xs = [rng.standard_normal(s).astype(np.float32) for s in ((37,), (4, 5), ())]
+
+  def piece_sum(p, x):
+    return jnp.sum(jnp.exp(p[0] * jnp.log(jnp.abs(x) + 0.1)) * jnp.sin(p[1] * x))
+
+  p = jnp.array([0.3, 1.7])
+  by_chunks = _fusion.tree_sums(lambda x: jax.grad(piece_sum)(p, x), xs, chunk=8)
+  whole = jax.grad(lambda p: sum(piece_sum(p, x.reshape(-1)) for x in xs))(p)
+  np.testing.assert_allclose(by_chunks, whole, rtol=1e-5)

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pilot_optax import PilotState, init_phi, lookahead_objective, policy_knobs
-from pilot_optax._lookahead import knob_gradient
+from pilot_optax import PilotState, _fusion, init_phi, lookahead_objective, policy_knobs
+from pilot_optax._lookahead import knob_gradient_pieces, meta_gradient
 
 HYPER = dict(b1=0.9, b2=0.999, eps=1e-8)
 
@@ -100,36 +100,34 @@ def test_pinned_knob_block_gets_zero_gradient():
   assert np.all(autodiff[:3] != 0) and np.all(autodiff[6:] != 0)
 
 
-def _pulled_back(state, grads, degree, overrides=None, eps=HYPER["eps"]):
-  """The step's meta-gradient: closed-form ∂L/∂knobs through the policy map's vjp."""
-  knob_grad = knob_gradient(
-    state, grads, 0.01, b1=HYPER["b1"], b2=HYPER["b2"], eps=eps, pinned=tuple(overrides or ())
+def _pulled_back(state, grads, degree, overrides=None, eps=HYPER["eps"], chunk=4):
+  """The step's meta-gradient: jax.grad of the lookahead piece by piece (chunks of 4), pulled back."""
+  pieces = knob_gradient_pieces(
+    state, b1=HYPER["b1"], b2=HYPER["b2"], eps=eps, policy_overrides=overrides
   )
-  _, pull_back = jax.vjp(
-    lambda phi: policy_knobs(phi, state.rho, degree, policy_overrides=overrides), state.phi
-  )
-  return pull_back(knob_grad.astype(state.phi.dtype))[0]
+  sums = _fusion.tree_sums(pieces, grads, state.mu, state.nu, state.prev_grad, chunk=chunk)
+  return meta_gradient(sums, state, 0.01, degree=degree, policy_overrides=overrides)
 
 
 @pytest.mark.parametrize(
   ("degree", "overrides", "eps"),
   [(1, None, 1e-8), (2, None, 1e-8), (3, None, 1e-8), (2, {"pv": 0.5}, 1e-8), (2, None, 0.0)],
 )
-def test_closed_form_knob_gradient_equals_autodiff(degree, overrides, eps):
+def test_chunked_meta_gradient_equals_grad_of_the_objective(degree, overrides, eps):
   hyper = HYPER | {"eps": eps}
   with jax.enable_x64(True):
     state, grads = _state(10 + degree, degree, overrides)
     autodiff = jax.grad(lookahead_objective)(
       state.phi, state, grads, 0.01, degree=degree, policy_overrides=overrides, **hyper
     )
-    closed_form = _pulled_back(state, grads, degree, overrides, eps)
-    np.testing.assert_allclose(closed_form, autodiff, rtol=1e-10, atol=1e-14)
+    stepwise = _pulled_back(state, grads, degree, overrides, eps)
+    np.testing.assert_allclose(stepwise, autodiff, rtol=1e-10, atol=1e-14)
     assert np.abs(autodiff).max() > 1e-4
 
 
-def test_closed_form_knob_gradient_where_n_and_v_are_zero():
+def test_chunked_meta_gradient_where_n_and_v_are_zero():
   # Coordinates never updated (m = v = g_prev = 0): n = 0, v̂ at its floor. Both
-  # forms must give the same finite numbers (the sign(n) = 0 there zeroes them).
+  # ways must give the same finite numbers (the sign(n) = 0 there zeroes them).
   degree = 2
   with jax.enable_x64(True):
     state, grads = _state(21, degree)
@@ -149,12 +147,12 @@ def test_closed_form_knob_gradient_where_n_and_v_are_zero():
       )
     )
     autodiff = jax.grad(lookahead_objective)(state.phi, state, grads, 0.01, degree=degree, **HYPER)
-    closed_form = _pulled_back(state, grads, degree)
-    assert np.all(np.isfinite(closed_form))
-    np.testing.assert_allclose(closed_form, autodiff, rtol=1e-10, atol=1e-14)
+    stepwise = _pulled_back(state, grads, degree)
+    assert np.all(np.isfinite(stepwise))
+    np.testing.assert_allclose(stepwise, autodiff, rtol=1e-10, atol=1e-14)
 
 
-def test_closed_form_knob_gradient_float32_and_bfloat16_leaves():
+def test_chunked_meta_gradient_float32_and_bfloat16_leaves():
   degree = 2
   with jax.enable_x64(True):
     state64, grads64 = _state(5, degree)
@@ -171,6 +169,6 @@ def test_closed_form_knob_gradient_float32_and_bfloat16_leaves():
       phi=state64.phi.astype(jnp.float32),
       policy=state64.policy.astype(jnp.float32),
     )
-    closed_form = _pulled_back(state, cast(grads64), degree)
-    assert closed_form.dtype == jnp.float32
-    np.testing.assert_allclose(closed_form, reference, rtol=rtol, atol=rtol * 1e-2)
+    stepwise = _pulled_back(state, cast(grads64), degree)
+    assert stepwise.dtype == jnp.float32
+    np.testing.assert_allclose(stepwise, reference, rtol=rtol, atol=rtol * 1e-2)

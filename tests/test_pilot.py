@@ -553,3 +553,80 @@ def test_annotations_are_objects_at_run_time():
 
 def test_package_ships_py_typed():
   assert importlib.resources.files("pilot_optax").joinpath("py.typed").is_file()
+
+
+# --- the extremes: scales where a wrong constant shows --------------------------------------------
+
+ADAM_KNOBS = {"pm": 1.0, "pv": 0.5, "ps": 0.0}
+
+
+@pytest.mark.parametrize(
+  "grad_scale, eps",
+  [(1e-8, 1e-8), (1e-8, 0.0), (1.0, 0.1), (1e3, 0.1)],
+  ids=["tiny-grads", "tiny-grads-eps0", "large-eps", "large-grads-large-eps"],
+)
+def test_adam_special_case_at_extreme_scales_equals_optax(grad_scale, eps):
+  # Gradients of 1e-8 sit far above the 1e-12 floor of |n| and make v̂^½ comparable with
+  # ε; ε = 0.1 dominates the denominator. A floor, ε placed inside the power, or a wrong
+  # bias correction gives other steps.
+  rng = np.random.default_rng(0)
+  params = {"w": jnp.asarray(rng.standard_normal((4, 3)), jnp.float32)}
+  ours = pilot(0.1, eps=eps, weight_decay=0.0, policy_overrides=ADAM_KNOBS)
+  theirs = optax.adam(0.1, eps=eps)
+  s_ours, s_theirs = ours.init(params), theirs.init(params)
+  for t in range(5):
+    grads = {"w": jnp.asarray(grad_scale * rng.standard_normal((4, 3)), jnp.float32)}
+    u_ours, s_ours = ours.update(grads, s_ours, params)
+    u_theirs, s_theirs = theirs.update(grads, s_theirs, params)
+    np.testing.assert_allclose(u_ours["w"], u_theirs["w"], rtol=1e-5, atol=0, err_msg=f"step {t}")
+
+
+def test_float64_leaves_under_x64_compute_in_float64():
+  with jax.enable_x64(True):
+    rng = np.random.default_rng(1)
+    params = {"w": jnp.asarray(rng.standard_normal((5, 2)))}
+    assert params["w"].dtype == jnp.float64
+    ours = pilot(0.1, weight_decay=0.0, policy_overrides=ADAM_KNOBS)
+    theirs = optax.adam(0.1)
+    s_ours, s_theirs = ours.init(params), theirs.init(params)
+    for _ in range(4):
+      grads = {"w": jnp.asarray(rng.standard_normal((5, 2)) * 1e-3)}
+      u_ours, s_ours = ours.update(grads, s_ours, params)
+      u_theirs, s_theirs = theirs.update(grads, s_theirs, params)
+      # Float64 agreement: a float32 round trip anywhere would leave ~1e-8 here.
+      np.testing.assert_allclose(u_ours["w"], u_theirs["w"], rtol=1e-12)
+    state = s_ours[0]
+    assert u_ours["w"].dtype == jnp.float64
+    assert {x.dtype for x in (state.mu["w"], state.nu["w"], state.prev_grad["w"])} == {
+      jnp.dtype(jnp.float64)
+    }
+    # The documented scalar dtypes: count int32, rho, phi and policy float32.
+    assert state.count.dtype == jnp.int32
+    assert {state.rho.dtype, state.phi.dtype, state.policy.dtype} == {jnp.dtype(jnp.float32)}
+    # The learned path in float64 too (finite, moving).
+    _, learned = run(pilot(0.05), make_params(3, jnp.float64), 5)
+    assert learned[0].mu["w"].dtype == jnp.float64 and learned[0].phi.dtype == jnp.float32
+    assert np.all(np.isfinite(learned[0].phi)) and not np.allclose(learned[0].phi, init_phi(2))
+
+
+def test_bfloat16_agreement_against_a_float64_cosine():
+  rng = np.random.default_rng(2)
+  shapes = {"a": (300, 7), "b": (1000,)}
+  grads = [
+    {k: jnp.asarray(rng.standard_normal(s) + 0.3, jnp.bfloat16) for k, s in shapes.items()}
+    for _ in range(2)
+  ]
+  params = jax.tree.map(jnp.zeros_like, grads[0])
+  gamma = 0.9
+  tx = pilot(1e-3, gamma=gamma)
+  state = tx.init(params)
+  for g in grads:
+    _, state = tx.update(g, state, params)
+
+  def flat(tree):
+    return np.concatenate([np.asarray(x, np.float64).ravel() for x in jax.tree.leaves(tree)])
+
+  g1, g2 = flat(grads[0]), flat(grads[1])
+  cosine = g1 @ g2 / (np.linalg.norm(g1) * np.linalg.norm(g2))
+  # ρ_1 = 0 (no previous gradient), ρ_2 = (1 - γ) r_2.
+  np.testing.assert_allclose(optax.tree.get(state, "rho"), (1 - gamma) * cosine, rtol=1e-5)

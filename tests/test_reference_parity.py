@@ -20,7 +20,7 @@ import numpy as np
 import optax
 import pytest
 
-from pilot_optax import pilot
+from pilot_optax import lookahead_objective, pilot
 
 FIXTURES = sorted(Path(__file__).parent.joinpath("fixtures").glob("reference_*.npz"))
 LEAVES = ("w", "b", "s")
@@ -82,7 +82,35 @@ def test_fixtures_cover_the_required_cases():
   assert any(c["policy_overrides"] for c in configs)
   assert any(c["weight_decay"] > 0 for c in configs)
   assert all(c["steps"] >= 100 for c in configs)
+  assert any(c.get("loss_scale", 1) >= 1e4 for c in configs)
   # φ must actually move, or the meta-gradient would go untested.
   for p in FIXTURES:
     phi = np.load(p)["phi"]
     assert np.abs(phi[-1] - phi[0]).max() > 1e-3
+
+
+def test_loss_scale_fixture_clips_the_meta_gradient_every_step():
+  # The clip to norm 1 only shows in a run where the meta-gradient exceeds it: at a loss
+  # scale of 1e4 it does at every step from the second on, so a wrong clip constant fails
+  # test_matches_reference_every_step on this fixture.
+  path = next(
+    p for p in FIXTURES if json.loads(str(np.load(p)["config"])).get("loss_scale", 1) >= 1e4
+  )
+  data = np.load(path)
+  config = json.loads(str(data["config"]))
+  tx = pilot(
+    config["learning_rate"], weight_decay=0.0, gamma=config["gamma"], lr_phi=config["lr_phi"]
+  )
+  params = {k: data[f"init_{k}"] for k in LEAVES}
+  state = tx.init(params)
+  norms = []
+  for t in range(config["steps"]):
+    grads = {k: data[f"grad_{k}"][t] for k in LEAVES}
+    core = state[0]
+    meta = jax.grad(lookahead_objective)(
+      core.phi, core, grads, config["learning_rate"], b1=0.9, b2=0.999, eps=1e-8, degree=2
+    )
+    norms.append(float(np.linalg.norm(meta)))
+    updates, state = tx.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+  assert min(norms[1:]) > 1.5, norms[:5]
