@@ -3,8 +3,9 @@
 # ("PILOT's policy: ablations"), on CPU with real Fashion-MNIST, SmallCNN:
 #   1. 5 epochs (the CPU's budget): pilot, pilot_frozen, pilot_fast_policy, adam, adamw; seeds 0-4;
 #   2. the paper's 30 epochs: pilot, pilot_frozen, adam; seeds 0-2.
-# Seed by seed, so that an interrupted run leaves complete pairs; a (optimizer, seed) whose
-# JSON exists is skipped, so the script continues where a stopped one ended.
+# Seed by seed, so that an interrupted run leaves complete pairs. With --resume a (optimizer,
+# seed) whose JSON exists is skipped and an unfinished one continues from its last epoch, so the
+# script continues where a stopped one ended (run it again, in a later session too).
 # Usage: bash benchmarks/ablation_run.sh [DATA_DIR] [STAGE: 5ep|30ep|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,9 +17,8 @@ run() {  # run EPOCHS OUT SEEDS OPTIMIZERS...
   shift 3
   for seed in $seeds; do
     for opt in "$@"; do
-      [ -f "$out/fashionmnist_cnn_${opt}_seed${seed}.json" ] && continue
       python -m benchmarks.train --dataset fashionmnist --arch cnn --optimizer "$opt" \
-        --epochs "$epochs" --seeds "$seed" --data-dir "$DATA" --out "$out"
+        --epochs "$epochs" --seeds "$seed" --data-dir "$DATA" --out "$out" --resume
     done
   done
   python -m benchmarks.table "$out"

@@ -1,20 +1,27 @@
 """Train the paper's protocol: one JSON result per (optimizer, seed).
 
     python -m benchmarks.train --dataset fashionmnist --arch cnn --optimizer all \
-        --epochs 30 --seeds 0,1,2 --data-dir /usr/share/datasets/fashion-mnist --out DIR
+        --epochs 30 --seeds 0,1,2 --data-dir /usr/share/datasets/fashion-mnist --out DIR \
+        [--vmap-seeds] [--resume] [--train-size N] [--coordinator HOST:PORT --num-processes N
+        --process-id I]
 
 Protocol (the paper's): cross-entropy, batch 128, cosine decay of the learning
 rate per step (3-epoch linear warm-up for ResNet-18), official train split for
 training and test split for validation, optional bf16 compute with float32 params.
 
-The whole dataset lives on the accelerator as uint8; each step gathers its batch,
-normalises and (CIFAR-10) augments it inside the jitted step, so the host only
-dispatches. With several devices, the batch is split across them (data parallel).
+The line through the modules: data (`benchmarks.data`) -> model (`benchmarks.models`) ->
+step (`benchmarks.seeds`: every seed of a run in one jitted, vmapped step) -> the loop
+below -> report (`benchmarks.table`). The whole dataset lives on the accelerator as
+uint8; each step gathers its batch, normalises and (CIFAR-10) augments it inside the
+jitted step, so the host only dispatches. The batch is split across all devices of all
+processes (`benchmarks.processes`); `--resume` continues from end-of-epoch checkpoints
+(`benchmarks.checkpoints`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -25,232 +32,251 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
-from jax.sharding import AxisType, NamedSharding
-from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
+from benchmarks import checkpoints, processes
 from benchmarks.data import DataError, Dataset, load_dataset
-from benchmarks.models import build_model
-from benchmarks.optimizers import (
-  NEEDS_OBJECTIVE,
-  PILOT_FAMILY,
-  hyperparameters,
-  learning_rate_schedule,
-  make_optimizer,
-  parse_names,
-)
+from benchmarks.optimizers import hyperparameters, learning_rate_schedule, parse_names
+from benchmarks.seeds import SeedGroup
 
 WARMUP_EPOCHS = {"cnn": 0, "resnet18": 3}
-EVAL_BATCH = 1000
 LOSS_VARIANCE_DEFINITION = "population variance of the per-batch training loss over the final epoch"
 
 
-def preprocess(images_u8, dataset: Dataset, key, train: bool, dtype):
-  """uint8 NHWC -> normalised `dtype`; random crop (pad 4) and flip when training CIFAR-10."""
-  x = images_u8.astype(jnp.float32) / 255.0
-  if train and dataset.augment:
-    n, h, w, _ = x.shape
-    k_crop, k_flip = jax.random.split(key)
-    padded = jnp.pad(x, ((0, 0), (4, 4), (4, 4), (0, 0)))
-    offsets = jax.random.randint(k_crop, (n, 2), 0, 9)
-    x = jax.vmap(lambda img, o: jax.lax.dynamic_slice(img, (o[0], o[1], 0), (h, w, img.shape[-1])))(
-      padded, offsets
-    )
-    flip = jax.random.bernoulli(k_flip, 0.5, (n, 1, 1, 1))
-    x = jnp.where(flip, x[:, :, ::-1, :], x)
-  x = (x - jnp.asarray(dataset.mean)) / jnp.asarray(dataset.std)
-  return x.astype(dtype)
+def run_name(dataset: str, arch: str, optimizer: str, seed: int) -> str:
+  return f"{dataset}_{arch}_{optimizer}_seed{seed}"
 
 
-class Trainer:
-  """The jitted train and eval steps of one (model, optimizer) pair."""
-
-  def __init__(self, dataset: Dataset, arch: str, optimizer: str, seed: int, schedule, dtype):
-    _, h, _, c = dataset.train_images.shape
-    model = build_model(arch, c, dataset.num_classes, h, dtype=dtype, seed=seed)
-    self.num_params = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
-    model.train()
-    self.graph_train, self.params, self.rest = nnx.split(model, nnx.Param, ...)
-    model.eval()
-    self.graph_eval = nnx.split(model, nnx.Param, ...)[0]
-    self.tx = make_optimizer(optimizer, dataset.name, arch, schedule)
-    self.opt_state = self.tx.init(self.params)
-    self.is_pilot = optimizer in PILOT_FAMILY
-    self.needs_objective = optimizer in NEEDS_OBJECTIVE
-    self.dataset, self.dtype = dataset, dtype
-    self.batch_sharding = None
-    if jax.device_count() > 1:
-      mesh = jax.make_mesh((jax.device_count(),), ("data",), axis_types=(AxisType.Auto,))
-      self.batch_sharding = NamedSharding(mesh, P("data"))
-    self.train_step = jax.jit(self._train_step, donate_argnums=(0, 1, 2))
-    self.eval_step = jax.jit(self._eval_step)
-
-  def _shard(self, x):
-    return (
-      x if self.batch_sharding is None else jax.lax.with_sharding_constraint(x, self.batch_sharding)
-    )
-
-  def _loss(self, params, rest, graph, images, labels):
-    # copy=True: fresh Variables at this trace level, so BatchNorm may update its statistics.
-    model = nnx.merge(graph, params, rest, copy=True)
-    logits = model(images).astype(jnp.float32)
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-    return loss, (logits, nnx.split(model, nnx.Param, ...)[2])
-
-  def _train_step(self, params, rest, opt_state, images_u8, labels, order, step, key):
-    batch = order[step]
-    x = self._shard(preprocess(images_u8[batch], self.dataset, key, True, self.dtype))
-    y = self._shard(labels[batch])
-    (loss, (_, rest)), grads = jax.value_and_grad(self._loss, has_aux=True)(
-      params, rest, self.graph_train, x, y
-    )
-    extra = {}
-    if self.needs_objective:
-      extra["obj_fn"] = lambda p: self._loss(p, rest, self.graph_train, x, y)[0]
-    updates, opt_state = self.tx.update(grads, opt_state, params, **extra)
-    params = optax.apply_updates(params, updates)
-    if self.is_pilot:  # ρ and the knobs this step used, read from the state (no host sync)
-      policy = jnp.concatenate(
-        [optax.tree.get(opt_state, "rho")[None], optax.tree.get(opt_state, "policy")]
-      )
-    else:
-      policy = jnp.zeros(4)
-    return params, rest, opt_state, loss, policy
-
-  def _eval_step(self, params, rest, images_u8, labels):
-    x = preprocess(images_u8, self.dataset, None, False, self.dtype)
-    loss, (logits, _) = self._loss(params, rest, self.graph_eval, x, labels)
-    return loss * labels.shape[0], jnp.sum(jnp.argmax(logits, -1) == labels)
-
-  def evaluate(self, images, labels):
-    total_loss, correct = 0.0, 0
-    for i in range(0, len(labels), EVAL_BATCH):
-      loss, right = self.eval_step(
-        self.params, self.rest, images[i : i + EVAL_BATCH], labels[i : i + EVAL_BATCH]
-      )
-      total_loss, correct = total_loss + float(loss), correct + int(right)
-    return total_loss / len(labels), correct / len(labels)
+def _epoch_orders(shuffles, num_examples: int, steps: int, batch_size: int) -> np.ndarray:
+  """This epoch's batches of every seed, (S, steps, batch) indices."""
+  return np.stack(
+    [
+      rng.permutation(num_examples)[: steps * batch_size].reshape(steps, batch_size)
+      for rng in shuffles
+    ]
+  ).astype(np.int32)
 
 
-def train_run(
+def _host_leaves(tree) -> list[np.ndarray]:
+  """The train state as host arrays (PRNG keys as their raw data), for a checkpoint."""
+  return [
+    processes.to_host(jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x)
+    for x in jax.tree.leaves(tree)
+  ]
+
+
+def _from_host_leaves(template, leaves: list[np.ndarray]):
+  def restore(like, value):
+    if jnp.issubdtype(like.dtype, jax.dtypes.prng_key):
+      return jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
+    return value.astype(like.dtype)
+
+  treedef = jax.tree.structure(template)
+  restored = [restore(t, v) for t, v in zip(jax.tree.leaves(template), leaves, strict=True)]
+  return processes.replicate(jax.tree.unflatten(treedef, restored))
+
+
+def train_seeds(
   dataset: Dataset,
   arch: str,
   optimizer: str,
-  seed: int,
+  seeds: list[int],
   epochs: int,
   *,
   precision: str = "fp32",
   batch_size: int = 128,
   policy_every: int = 10,
   command: str = "",
-) -> dict:
-  """Trains one (optimizer, seed) and returns the result record."""
+  checkpoint_dir: Path | None = None,
+) -> tuple[list[dict], tuple]:
+  """Trains every seed of one optimizer in one program; returns their records and final state.
+
+  With ``checkpoint_dir``, continues from the latest end-of-epoch checkpoint found
+  there and writes one after every epoch (process 0).
+  """
   steps_per_epoch = len(dataset.train_labels) // batch_size
   if steps_per_epoch == 0:
     raise ValueError(
       f"batch size {batch_size} exceeds the {len(dataset.train_labels)} training examples."
     )
+  if batch_size % jax.device_count():
+    raise ValueError(f"batch size {batch_size} does not split over {jax.device_count()} devices.")
   total_steps = steps_per_epoch * epochs
   hp = hyperparameters(optimizer, dataset.name, arch)
   # Runs shorter than the warm-up (smoke tests) warm up over their first half.
   warmup_steps = min(WARMUP_EPOCHS[arch] * steps_per_epoch, total_steps // 2)
   schedule = learning_rate_schedule(hp["peak_learning_rate"], total_steps, warmup_steps)
   dtype = jnp.bfloat16 if precision == "bf16" else jnp.float32
-  trainer = Trainer(dataset, arch, optimizer, seed, schedule, dtype)
+  group = SeedGroup(dataset, arch, optimizer, seeds, schedule, dtype)
 
-  train_x, train_y = jax.device_put(dataset.train_images), jax.device_put(dataset.train_labels)
-  test_x, test_y = jax.device_put(dataset.test_images), jax.device_put(dataset.test_labels)
-  shuffle = np.random.default_rng(seed)
-  key = jax.random.key(seed)
-  history, policy, last_losses = [], [], None
-  for epoch in range(1, epochs + 1):
-    order = shuffle.permutation(len(dataset.train_labels))[: steps_per_epoch * batch_size]
-    order = jax.device_put(order.reshape(steps_per_epoch, batch_size).astype(np.int32))
+  train_x, train_y, test_x, test_y = processes.replicate(
+    (dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels)
+  )
+  keys = jnp.stack([jax.random.key(seed) for seed in seeds])
+  histories = [[] for _ in seeds]
+  policies = [[] for _ in seeds]
+  stopped = [False] * len(seeds)  # a seed whose loss went non-finite records no more epochs
+  done = 0
+  if checkpoint_dir is not None:
+    found = _share(checkpoints.latest(checkpoint_dir) if processes.is_writer() else None, group)
+    if found is not None:
+      done, leaves, progress = found
+      group.state = _from_host_leaves(group.state, leaves)
+      histories, policies, stopped = (
+        progress["histories"],
+        progress["policies"],
+        progress["stopped"],
+      )
+      _say(f"[{optimizer} seeds {seeds}] resumed after epoch {done} from {checkpoint_dir}")
+  shuffles = [np.random.default_rng(seed) for seed in seeds]
+  for _ in range(done):  # the data orders of the epochs already trained
+    _epoch_orders(shuffles, len(dataset.train_labels), steps_per_epoch, batch_size)
+
+  for epoch in range(done + 1, epochs + 1):
+    orders = processes.replicate(
+      _epoch_orders(shuffles, len(dataset.train_labels), steps_per_epoch, batch_size)
+    )
     losses, knobs = [], []
     start = time.perf_counter()
     bar = tqdm(
       range(steps_per_epoch),
-      desc=f"{optimizer} seed {seed} epoch {epoch}/{epochs}",
+      desc=f"{optimizer} seeds {','.join(map(str, seeds))} epoch {epoch}/{epochs}",
       unit="step",
       leave=False,
       mininterval=1.0,
       file=sys.stderr,
+      disable=not processes.is_writer(),
     )
     for i in bar:
       global_step = (epoch - 1) * steps_per_epoch + i
-      trainer.params, trainer.rest, trainer.opt_state, loss, knob = trainer.train_step(
-        trainer.params,
-        trainer.rest,
-        trainer.opt_state,
-        train_x,
-        train_y,
-        order,
-        np.int32(i),
-        jax.random.fold_in(key, global_step),
-      )
+      loss, knob = group.train(train_x, train_y, orders, i, global_step, keys)
       losses.append(loss)
-      if trainer.is_pilot and global_step % policy_every == 0:
+      if group.records_policy and global_step % policy_every == 0:
         knobs.append((global_step + 1, knob))
       if i % 50 == 0 and i >= 50:
         # The loss of 50 steps ago is surely computed: showing it does not stall the queue.
-        bar.set_postfix(loss=f"{float(losses[i - 50]):.4f}")
-    last_losses = np.asarray(jax.device_get(jnp.stack(losses)), np.float64)
+        bar.set_postfix(loss=f"{float(processes.to_host(losses[i - 50]).mean()):.4f}")
+    epoch_losses = np.stack([processes.to_host(x) for x in losses], axis=1).astype(np.float64)
     seconds = time.perf_counter() - start
-    val_loss, val_acc = trainer.evaluate(test_x, test_y)
-    history.append(
-      dict(
-        epoch=epoch,
-        train_loss=float(last_losses.mean()),
-        val_loss=val_loss,
-        val_accuracy=val_acc,
-        seconds=seconds,
+    val_loss, val_acc = group.evaluate(test_x, test_y, len(dataset.test_labels))
+    knobs = [(step, processes.to_host(k)) for step, k in knobs]
+    for k, seed in enumerate(seeds):
+      if stopped[k]:
+        continue
+      histories[k].append(
+        dict(
+          epoch=epoch,
+          train_loss=float(epoch_losses[k].mean()),
+          val_loss=float(val_loss[k]),
+          val_accuracy=float(val_acc[k]),
+          seconds=seconds,
+          loss_variance=float(np.var(epoch_losses[k])),
+        )
       )
-    )
-    for step, knob in knobs:
-      rho, pm, pv, ps = (float(v) for v in jax.device_get(knob))
-      policy.append(dict(step=step, rho=rho, pm=pm, pv=pv, ps=ps))
-    if not np.isfinite(last_losses).all():
-      tqdm.write(
-        f"[{optimizer} seed {seed}] non-finite training loss in epoch {epoch}; stopping this run."
+      for step, knob in knobs:
+        rho, pm, pv, ps = (float(v) for v in knob[k])
+        policies[k].append(dict(step=step, rho=rho, pm=pm, pv=pv, ps=ps))
+      if not np.isfinite(epoch_losses[k]).all():
+        stopped[k] = True
+        _say(
+          f"[{optimizer} seed {seed}] non-finite training loss in epoch {epoch}; stopping this run."
+        )
+        continue
+      _say(
+        f"[{dataset.name}/{arch}/{optimizer} seed {seed}] epoch {epoch}/{epochs}: train loss "
+        f"{epoch_losses[k].mean():.4f}  val loss {val_loss[k]:.4f}  val acc {100 * val_acc[k]:.2f}%  "
+        f"{seconds:.1f}s ({len(seeds) * steps_per_epoch * batch_size / seconds:.0f} img/s)"
       )
+    if checkpoint_dir is not None and processes.is_writer() and epoch < epochs and not all(stopped):
+      progress = dict(histories=histories, policies=policies, stopped=stopped)
+      checkpoints.save(checkpoint_dir, epoch, _host_leaves(group.state), progress)
+    if all(stopped):
       break
-    tqdm.write(
-      f"[{dataset.name}/{arch}/{optimizer} seed {seed}] epoch {epoch}/{epochs}: train loss "
-      f"{last_losses.mean():.4f}  val loss {val_loss:.4f}  val acc {100 * val_acc:.2f}%  "
-      f"{seconds:.1f}s ({steps_per_epoch * batch_size / seconds:.0f} img/s)"
-    )
 
-  record = dict(
-    dataset=dataset.name,
-    arch=arch,
-    optimizer=optimizer,
-    seed=seed,
-    epochs=epochs,
-    hyperparameters=hp
-    | dict(
-      batch_size=batch_size,
-      schedule="cosine decay per step" + (", linear warm-up" if WARMUP_EPOCHS[arch] else ""),
-      warmup_epochs=WARMUP_EPOCHS[arch],
-      warmup_steps=warmup_steps,
-      precision=precision,
-      num_params=trainer.num_params,
-      loss_variance=LOSS_VARIANCE_DEFINITION,
-      device=str(jax.devices()[0].device_kind),
-      jax=jax.__version__,
-      python=platform.python_version(),
-      command=command,
-    ),
-    history=history,
-    final=dict(
-      val_accuracy=history[-1]["val_accuracy"],
-      val_loss=history[-1]["val_loss"],
-      loss_variance=float(np.var(last_losses)),
-    ),
+  settings = dict(
+    batch_size=batch_size,
+    schedule="cosine decay per step" + (", linear warm-up" if WARMUP_EPOCHS[arch] else ""),
+    warmup_epochs=WARMUP_EPOCHS[arch],
+    warmup_steps=warmup_steps,
+    precision=precision,
+    num_params=group.num_params,
+    train_size=len(dataset.train_labels),
+    seeds_in_one_program=len(seeds),
+    processes=jax.process_count(),
+    devices=jax.device_count(),
+    loss_variance=LOSS_VARIANCE_DEFINITION,
+    device=str(jax.devices()[0].device_kind),
+    jax=jax.__version__,
+    python=platform.python_version(),
+    command=command,
   )
-  if trainer.is_pilot:
-    record["policy"] = policy
-  return record
+  records = []
+  for k, seed in enumerate(seeds):
+    history = [{key: v for key, v in h.items() if key != "loss_variance"} for h in histories[k]]
+    record = dict(
+      dataset=dataset.name,
+      arch=arch,
+      optimizer=optimizer,
+      seed=seed,
+      epochs=epochs,
+      hyperparameters=hp | settings,
+      history=history,
+      final=dict(
+        val_accuracy=histories[k][-1]["val_accuracy"],
+        val_loss=histories[k][-1]["val_loss"],
+        loss_variance=histories[k][-1]["loss_variance"],
+      ),
+    )
+    if group.records_policy:
+      record["policy"] = policies[k]
+    records.append(record)
+  return records, group.state
+
+
+def _share(found, group):
+  """Process 0's checkpoint on every process (the others may not see its files)."""
+  if jax.process_count() == 1:
+    return found
+  present = processes.from_writer(np.int32(found is not None))
+  if not present:
+    return None
+  if found is None:  # a template of the right shapes, filled by the broadcast
+    template = _host_leaves(group.state)
+    found = (0, template, {})
+  epoch, leaves = processes.from_writer((np.int32(found[0]), found[1]))
+  progress = json.loads(_broadcast_text(json.dumps(found[2])))
+  return int(epoch), list(leaves), progress
+
+
+def _broadcast_text(text: str) -> str:
+  """A string of process 0, on every process (as fixed-size bytes)."""
+  size = int(processes.from_writer(np.int64(len(text.encode()))))
+  data = np.zeros(size, np.uint8)
+  if processes.is_writer():
+    data[:] = np.frombuffer(text.encode(), np.uint8)
+  return bytes(processes.from_writer(data)).decode()
+
+
+def _say(message: str) -> None:
+  if processes.is_writer():
+    tqdm.write(message)
+
+
+def write_final_state(directory: Path, name: str, state, k: int) -> Path:
+  """Seed k's final parameters (and PILOT's ρ, φ) as one .npz, keys named by their paths."""
+  params, _, opt_state = state
+  arrays = {
+    jax.tree_util.keystr(path, simple=True, separator="/"): processes.to_host(x)[k]
+    for path, x in jax.tree.leaves_with_path(params)
+  }
+  for field in ("rho", "phi"):
+    value = optax.tree.get(opt_state, field, None)
+    if value is not None:
+      arrays[f"pilot/{field}"] = processes.to_host(value)[k]
+  directory.mkdir(parents=True, exist_ok=True)
+  path = directory / f"{name}.npz"
+  np.savez(path, **arrays)
+  return path
 
 
 def parse_args(argv=None):
@@ -276,6 +302,28 @@ def parse_args(argv=None):
     "--policy-every", type=int, default=10, help="record PILOT's policy every N steps"
   )
   parser.add_argument("--out", required=True, help="directory for the result JSONs")
+  parser.add_argument(
+    "--vmap-seeds",
+    action="store_true",
+    help="train all seeds of an optimizer in one jitted program (vmapped), not one after another",
+  )
+  parser.add_argument(
+    "--resume",
+    action="store_true",
+    help="skip (optimizer, seed) runs whose JSON exists; continue unfinished ones from their "
+    "last end-of-epoch checkpoint under OUT/checkpoints/ (written after every epoch)",
+  )
+  parser.add_argument(
+    "--train-size", type=int, default=None, help="train on the first N training images only"
+  )
+  parser.add_argument(
+    "--final-state",
+    default=None,
+    help="directory for each run's final parameters (and PILOT's rho, phi) as .npz",
+  )
+  parser.add_argument("--coordinator", default=None, help="HOST:PORT of process 0 (several hosts)")
+  parser.add_argument("--num-processes", type=int, default=None)
+  parser.add_argument("--process-id", type=int, default=None)
   args = parser.parse_args(argv)
   try:
     args.optimizers = parse_names(args.optimizer)
@@ -287,43 +335,91 @@ def parse_args(argv=None):
     parser.error(f"--seeds: expected a comma list of integers such as 0,1,2; got {args.seeds!r}.")
   if args.epochs < 1 or args.batch_size < 1 or args.policy_every < 1 or not args.seed_list:
     parser.error("--epochs, --batch-size and --policy-every must be >= 1, and --seeds non-empty.")
+  if len(set(args.seed_list)) != len(args.seed_list):
+    parser.error(f"--seeds: each seed once; got {args.seeds!r}.")
+  if args.train_size is not None and args.train_size < 1:
+    parser.error(f"--train-size must be >= 1; got {args.train_size}.")
+  multi = (args.coordinator, args.num_processes, args.process_id)
+  if any(x is not None for x in multi) and any(x is None for x in multi):
+    parser.error("--coordinator, --num-processes and --process-id go together.")
+  if args.num_processes is not None and not 0 <= args.process_id < args.num_processes:
+    parser.error(f"--process-id must lie in [0, {args.num_processes}); got {args.process_id}.")
   return args
 
 
 def main(argv=None):
   args = parse_args(argv)
+  processes.initialize(args.coordinator, args.num_processes, args.process_id)
   command = "python -m benchmarks.train " + " ".join(sys.argv[1:] if argv is None else argv)
   try:
     dataset = load_dataset(args.dataset, args.data_dir)
   except DataError as e:
     sys.exit(f"error: {e}")
+  if args.train_size is not None:
+    if args.train_size > len(dataset.train_labels):
+      sys.exit(
+        f"error: --train-size {args.train_size} exceeds the {len(dataset.train_labels)} training images."
+      )
+    n = args.train_size
+    dataset = dataclasses.replace(
+      dataset, train_images=dataset.train_images[:n], train_labels=dataset.train_labels[:n]
+    )
   out = Path(args.out)
-  out.mkdir(parents=True, exist_ok=True)
-  print(
-    f"{dataset.name}: {len(dataset.train_labels)} train / {len(dataset.test_labels)} validation images; "
-    f"devices: {jax.devices()}",
-    flush=True,
-  )
+  if processes.is_writer():
+    out.mkdir(parents=True, exist_ok=True)
+    print(
+      f"{dataset.name}: {len(dataset.train_labels)} train / {len(dataset.test_labels)} validation "
+      f"images; {jax.process_count()} process(es), devices: {jax.devices()}",
+      flush=True,
+    )
   for optimizer in args.optimizers:
-    for seed in args.seed_list:
-      record = train_run(
+    # Finished runs are skipped under --resume (process 0 decides: only it has the files).
+    finished = np.array(
+      [
+        args.resume and (out / f"{run_name(dataset.name, args.arch, optimizer, s)}.json").exists()
+        for s in args.seed_list
+      ]
+    )
+    todo = [
+      s for s, f in zip(args.seed_list, processes.from_writer(finished), strict=True) if not f
+    ]
+    for seed in sorted(set(args.seed_list) - set(todo)):
+      _say(
+        f"skipping {run_name(dataset.name, args.arch, optimizer, seed)}: its result exists (--resume)"
+      )
+    groups = [todo] if args.vmap_seeds and todo else [[s] for s in todo]
+    for seeds in groups:
+      checkpoint_dir = None
+      if args.resume:
+        tag = "-".join(map(str, seeds))
+        checkpoint_dir = out / "checkpoints" / f"{dataset.name}_{args.arch}_{optimizer}_seeds{tag}"
+      records, state = train_seeds(
         dataset,
         args.arch,
         optimizer,
-        seed,
+        seeds,
         args.epochs,
         precision=args.precision,
         batch_size=args.batch_size,
         policy_every=args.policy_every,
         command=command,
+        checkpoint_dir=checkpoint_dir,
       )
-      path = out / f"{dataset.name}_{args.arch}_{optimizer}_seed{seed}.json"
-      path.write_text(json.dumps(record, indent=1))
-      f = record["final"]
-      print(
-        f"wrote {path}: val acc {100 * f['val_accuracy']:.2f}%, val loss {f['val_loss']:.4f}",
-        flush=True,
-      )
+      if not processes.is_writer():
+        continue
+      for k, record in enumerate(records):
+        name = run_name(dataset.name, args.arch, optimizer, record["seed"])
+        path = out / f"{name}.json"
+        path.write_text(json.dumps(record, indent=1))
+        if args.final_state:
+          write_final_state(Path(args.final_state), name, state, k)
+        f = record["final"]
+        print(
+          f"wrote {path}: val acc {100 * f['val_accuracy']:.2f}%, val loss {f['val_loss']:.4f}",
+          flush=True,
+        )
+      if checkpoint_dir is not None:
+        checkpoints.remove(checkpoint_dir)
 
 
 if __name__ == "__main__":

@@ -57,3 +57,13 @@ def write_cifar10(directory: Path, per_batch=8, seed=0) -> dict:
       )
     written[name] = (data, labels)
   return written
+
+
+def cli(**options):
+  """Command-line arguments of benchmarks.train: cli(batch_size=16, resume=True) ->
+  ["--batch-size", "16", "--resume"]."""
+  args = []
+  for k, v in options.items():
+    flag = f"--{k.replace('_', '-')}"
+    args += [flag] if v is True else [flag, str(v)]
+  return args

@@ -4,17 +4,12 @@ import json
 
 import numpy as np
 import pytest
-from bench_files import write_cifar10, write_fashion_mnist
+from bench_files import cli, write_cifar10, write_fashion_mnist
 
-from benchmarks import train
+from benchmarks import seeds, train
 from benchmarks.optimizers import OPTIMIZERS, parse_names
 
 KEYS = {"dataset", "arch", "optimizer", "seed", "epochs", "hyperparameters", "history", "final"}
-
-
-def cli(**options):
-  """Command-line arguments of benchmarks.train: cli(batch_size=16) -> ["--batch-size", "16"]."""
-  return [arg for k, v in options.items() for arg in (f"--{k.replace('_', '-')}", str(v))]
 
 
 def test_every_optimizer_one_epoch_on_tiny_fashion_mnist(tmp_path, capsys):
@@ -99,9 +94,9 @@ def test_augmentation_crops_and_flips():
   )
   image = jnp.arange(32 * 32 * 3, dtype=jnp.float32).reshape(1, 32, 32, 3) % 256
   images = jnp.repeat(image, 64, axis=0).astype(jnp.uint8)
-  out = train.preprocess(images, ds, jax.random.key(0), True, jnp.float32)
+  out = seeds.preprocess(images, ds, jax.random.key(0), True, jnp.float32)
   assert out.shape == images.shape
-  plain = train.preprocess(images, ds, None, False, jnp.float32)
+  plain = seeds.preprocess(images, ds, None, False, jnp.float32)
   differs = np.asarray(jnp.any(out != plain, axis=(1, 2, 3)))
   assert differs.mean() > 0.5  # most images were moved or flipped
   # Each output is a shifted (and maybe mirrored) window of the zero-padded input.

@@ -1,0 +1,70 @@
+"""End-of-epoch checkpoints of a training run (orbax), so that a stopped run continues.
+
+A run's checkpoints live in ``OUT/checkpoints/<run>/epoch_<N>``: the arrays of the train
+state (model parameters and statistics, optimizer state; every seed of the run along their
+leading axis) saved with orbax, and ``progress.json`` beside them with the history recorded so
+far. Only the latest epoch is kept; a finished run's directory is removed. Process 0 alone
+reads and writes them (:mod:`benchmarks.processes`), so the hosts need no shared file system.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+_ONLY_THIS_PROCESS = ocp.options.MultiprocessingOptions(
+  primary_host=None, active_processes={0}, barrier_sync_key_prefix="benchmarks"
+)
+
+
+def _checkpointer() -> ocp.Checkpointer:
+  if jax.process_count() == 1:
+    return ocp.PyTreeCheckpointer()
+  handler = ocp.PyTreeCheckpointHandler(multiprocessing_options=_ONLY_THIS_PROCESS)
+  return ocp.Checkpointer(handler, multiprocessing_options=_ONLY_THIS_PROCESS)
+
+
+def _epochs(directory: Path) -> list[int]:
+  if not directory.is_dir():
+    return []
+  found = (p.name.removeprefix("epoch_") for p in directory.glob("epoch_*"))
+  return sorted(int(e) for e in found if e.isdigit())
+
+
+def save(directory: Path, epoch: int, leaves: list[np.ndarray], progress: dict) -> None:
+  """Writes epoch ``epoch`` (host arrays and a JSON-able progress record), drops older ones."""
+  path = directory / f"epoch_{epoch}"
+  if path.exists():
+    shutil.rmtree(path)
+  directory.mkdir(parents=True, exist_ok=True)
+  _checkpointer().save(path.absolute(), {f"{i:05d}": x for i, x in enumerate(leaves)})
+  (path / "progress.json").write_text(json.dumps(progress))
+  for older in _epochs(directory):
+    if older < epoch:
+      shutil.rmtree(directory / f"epoch_{older}")
+
+
+def latest(directory: Path) -> tuple[int, list[np.ndarray], dict] | None:
+  """(epoch, leaves, progress) of the latest complete checkpoint, or None."""
+  for epoch in reversed(_epochs(directory)):
+    path = directory / f"epoch_{epoch}"
+    if not (path / "progress.json").exists():
+      continue  # interrupted while writing
+    restored = _checkpointer().restore(path.absolute())
+    leaves = [np.asarray(restored[k]) for k in sorted(restored)]
+    return epoch, leaves, json.loads((path / "progress.json").read_text())
+  return None
+
+
+def remove(directory: Path) -> None:
+  """Removes a run's checkpoints (it has finished)."""
+  if directory.exists():
+    shutil.rmtree(directory)
+  parent = directory.parent
+  if parent.name == "checkpoints" and parent.is_dir() and not any(parent.iterdir()):
+    parent.rmdir()

@@ -1,0 +1,143 @@
+"""Several seeds of one (model, optimizer) trained by one jitted program.
+
+The train state of every seed (model parameters, the rest of the model's state such as
+BatchNorm statistics, the optimizer state) is stacked along a leading seed axis, and the train
+and eval steps are ``jax.vmap``-ed over it. Each seed keeps its own initialisation, data order
+and augmentation keys (the arguments that carry the seed axis), and its own PILOT policy (in
+its optimizer state). One seed is a batch of one: the same code runs it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from benchmarks import processes
+from benchmarks.data import Dataset
+from benchmarks.models import build_model
+from benchmarks.optimizers import NEEDS_OBJECTIVE, PILOT_FAMILY, make_optimizer
+
+EVAL_BATCH = 1000
+
+
+def preprocess(images_u8, dataset: Dataset, key, train: bool, dtype):
+  """uint8 NHWC -> normalised `dtype`; random crop (pad 4) and flip when training CIFAR-10."""
+  x = images_u8.astype(jnp.float32) / 255.0
+  if train and dataset.augment:
+    n, h, w, _ = x.shape
+    k_crop, k_flip = jax.random.split(key)
+    padded = jnp.pad(x, ((0, 0), (4, 4), (4, 4), (0, 0)))
+    offsets = jax.random.randint(k_crop, (n, 2), 0, 9)
+    x = jax.vmap(lambda img, o: jax.lax.dynamic_slice(img, (o[0], o[1], 0), (h, w, img.shape[-1])))(
+      padded, offsets
+    )
+    flip = jax.random.bernoulli(k_flip, 0.5, (n, 1, 1, 1))
+    x = jnp.where(flip, x[:, :, ::-1, :], x)
+  x = (x - jnp.asarray(dataset.mean)) / jnp.asarray(dataset.std)
+  return x.astype(dtype)
+
+
+def _stack(trees):
+  return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+class SeedGroup:
+  """The jitted, seed-vmapped train and eval steps of one (model, optimizer) over ``seeds``.
+
+  ``self.state`` is the train state ``(params, rest, opt_state)``, every leaf
+  with a leading axis of ``len(seeds)``, replicated over all devices.
+  """
+
+  def __init__(self, dataset: Dataset, arch: str, optimizer: str, seeds, schedule, dtype):
+    _, h, _, c = dataset.train_images.shape
+    models = [build_model(arch, c, dataset.num_classes, h, dtype=dtype, seed=s) for s in seeds]
+    splits = [nnx.split(m, nnx.Param, ...) for m in models]
+    self.graph_train = splits[0][0]
+    models[0].eval()
+    self.graph_eval = nnx.split(models[0], nnx.Param, ...)[0]
+    params = _stack([p for _, p, _ in splits])
+    rest = _stack([r for _, _, r in splits])
+    self.num_params = sum(x.size for x in jax.tree.leaves(splits[0][1]))
+    self.tx = make_optimizer(optimizer, dataset.name, arch, schedule)
+    self.state = processes.replicate((params, rest, jax.vmap(self.tx.init)(params)))
+    self.seeds = list(seeds)
+    self.records_policy = optimizer in PILOT_FAMILY
+    self.needs_objective = optimizer in NEEDS_OBJECTIVE
+    self.dataset, self.dtype = dataset, dtype
+    self.batch_sharding = processes.batch_sharding()
+    # Seed axis on the state, the data order and the keys; images, labels and the step shared.
+    self.train_step = jax.jit(
+      jax.vmap(self._train_step, in_axes=(0, None, None, 0, None, 0)), donate_argnums=(0,)
+    )
+    self._eval_steps = {}  # one compiled eval step per batch size
+
+  def _shard(self, x):
+    if self.batch_sharding is None:
+      return x
+    return jax.lax.with_sharding_constraint(x, self.batch_sharding)
+
+  def _loss(self, params, rest, graph, images, labels):
+    # copy=True: fresh Variables at this trace level, so BatchNorm may update its statistics.
+    model = nnx.merge(graph, params, rest, copy=True)
+    logits = model(images).astype(jnp.float32)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    return loss, (logits, nnx.split(model, nnx.Param, ...)[2])
+
+  def _train_step(self, state, images_u8, labels, order, step, key):
+    """One seed's step: its batch `order[step]`, its key folded with the global step."""
+    params, rest, opt_state = state
+    batch = order[step]
+    x = self._shard(preprocess(images_u8[batch], self.dataset, key, True, self.dtype))
+    y = self._shard(labels[batch])
+    (loss, (_, rest)), grads = jax.value_and_grad(self._loss, has_aux=True)(
+      params, rest, self.graph_train, x, y
+    )
+    extra = {}
+    if self.needs_objective:
+      extra["obj_fn"] = lambda p: self._loss(p, rest, self.graph_train, x, y)[0]
+    updates, opt_state = self.tx.update(grads, opt_state, params, **extra)
+    params = optax.apply_updates(params, updates)
+    if self.records_policy:  # ρ and the knobs this step used, read from the state (no host sync)
+      policy = jnp.concatenate(
+        [optax.tree.get(opt_state, "rho")[None], optax.tree.get(opt_state, "policy")]
+      )
+    else:
+      policy = jnp.zeros(4)
+    return (params, rest, opt_state), loss, policy
+
+  def _eval_step(self, state, images_u8, labels, start, size):
+    params, rest, _ = state
+    images_u8 = jax.lax.dynamic_slice_in_dim(images_u8, start, size)
+    labels = jax.lax.dynamic_slice_in_dim(labels, start, size)
+    x = preprocess(images_u8, self.dataset, None, False, self.dtype)
+    loss, (logits, _) = self._loss(params, rest, self.graph_eval, x, labels)
+    return loss * size, jnp.sum(jnp.argmax(logits, -1) == labels)
+
+  def train(self, images, labels, order, step: int, global_step: int, keys):
+    """One step of every seed; returns each seed's loss and (ρ, p_m, p_v, p_s), shape (S,), (S, 4)."""
+    step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, global_step)
+    self.state, loss, policy = self.train_step(
+      self.state, images, labels, order, jnp.int32(step), step_keys
+    )
+    return loss, policy
+
+  def evaluate(self, images, labels, count: int):
+    """Mean validation loss and accuracy of every seed, shape (S,) each (host values).
+
+    Batches of EVAL_BATCH images, and a smaller last one when ``count`` is not a multiple.
+    """
+    total_loss, correct = 0.0, 0
+    for start in range(0, count, EVAL_BATCH):
+      size = min(EVAL_BATCH, count - start)
+      if size not in self._eval_steps:
+        step = functools.partial(self._eval_step, size=size)
+        self._eval_steps[size] = jax.jit(jax.vmap(step, in_axes=(0, None, None, None)))
+      loss, right = self._eval_steps[size](self.state, images, labels, jnp.int32(start))
+      loss, right = processes.to_host((loss, right))
+      total_loss, correct = total_loss + loss.astype(np.float64), correct + right
+    return total_loss / count, correct / count
