@@ -4,7 +4,9 @@
 
 Prints a markdown table per (dataset, architecture): validation accuracy,
 validation loss and loss variance, mean ± sample std over seeds, with the
-paper's numbers beside ours; writes it to DIR/table.md with DIR/summary.json,
+paper's numbers beside ours, and each optimizer's paired difference from Adam
+in final accuracy (seed by seed: mean, 95% interval, sign-flip p-value; a plot
+DIR/<dataset>_<arch>_paired_vs_adam.png); writes it to DIR/table.md with DIR/summary.json,
 and PNG plots: training loss and validation accuracy per optimizer
 (DIR/<dataset>_<arch>_curves.png) and PILOT's ρ, p_m, p_v, p_s over training
 (DIR/<dataset>_<arch>_pilot_policy.png).
@@ -103,6 +105,92 @@ def _cell(mean_std, digits: int) -> str:
 
 def _plural(n: int, word: str) -> str:
   return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+BASELINE = "adam"
+MIN_PAIRED_SEEDS = 3
+
+# Two-sided 95% quantiles of Student's t, by degrees of freedom (1.96 beyond the table).
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+         9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
+         17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000,
+         120: 1.980}  # fmt: skip
+
+
+def _t975(df: int) -> float:
+  """The 97.5% quantile of Student's t with ``df`` degrees of freedom (the next smaller tabled df)."""
+  return _T975[max(k for k in _T975 if k <= df)] if df <= 120 else 1.960
+
+
+def sign_flip_p_value(differences) -> float:
+  """Exact two-sided p-value of the sign-flip permutation test of a zero mean difference.
+
+  Under the null hypothesis each paired difference is as likely positive as negative: the
+  p-value is the share of the 2^n sign patterns whose |mean| is at least the observed one.
+  """
+  d = np.asarray(differences, np.float64)
+  signs = 1 - 2 * ((np.arange(2 ** len(d))[:, None] >> np.arange(len(d))) & 1)
+  means = np.abs(signs @ d) / len(d)
+  observed = abs(d.mean())
+  return float(np.mean(means >= observed - 1e-12 * max(1.0, observed)))
+
+
+def paired(records: list[dict], baseline: str = BASELINE) -> dict:
+  """Per (dataset, arch) and optimizer: final-accuracy differences from ``baseline``, seed by seed.
+
+  Pairs are the seeds both ran. With at least MIN_PAIRED_SEEDS of them: mean, 95% t-interval
+  and the sign-flip p-value (in accuracy points); with fewer, the differences only.
+  """
+  out = {}
+  for key, by_opt in _grouped(records).items():
+    if baseline not in by_opt:
+      continue
+    base = {r["seed"]: 100 * r["final"]["val_accuracy"] for r in by_opt[baseline]}
+    out[key] = {}
+    for opt, runs in by_opt.items():
+      if opt == baseline:
+        continue
+      pairs = sorted(
+        (r["seed"], 100 * r["final"]["val_accuracy"] - base[r["seed"]])
+        for r in runs
+        if r["seed"] in base
+      )
+      d = np.array([x for _, x in pairs])
+      row = {"seeds": [s for s, _ in pairs], "differences": d.tolist()}
+      if len(d) >= MIN_PAIRED_SEEDS:
+        half = _t975(len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        row |= {
+          "mean": float(d.mean()),
+          "ci95": [float(d.mean() - half), float(d.mean() + half)],
+          "p_value": sign_flip_p_value(d),
+        }
+      out[key][opt] = row
+  return out
+
+
+def paired_markdown(stats: dict, baseline: str = BASELINE) -> str:
+  lines = []
+  for (dataset, arch), rows in stats.items():
+    if not rows:
+      continue
+    name = NAMES.get(baseline, baseline)
+    lines.append(f"#### Paired difference from {name} in final accuracy, {dataset} / {arch}\n")
+    lines.append(
+      "Same seed, same initial parameters and batch order: each optimizer minus "
+      f"{name}, in accuracy points; 95% t-interval; p of the exact sign-flip test.\n"
+    )
+    lines.append("| optimizer | paired seeds | mean difference | 95% interval | p (sign-flip) |")
+    lines.append("|---|---|---|---|---|")
+    for opt, row in rows.items():
+      n = len(row["seeds"])
+      if "mean" in row:
+        low, high = row["ci95"]
+        cells = [f"{row['mean']:+.2f}", f"[{low:+.2f}, {high:+.2f}]", f"{row['p_value']:.3f}"]
+      else:
+        cells = [f"fewer than {MIN_PAIRED_SEEDS} paired seeds: no statistics"] + ["—"] * 2
+      lines.append(f"| {NAMES.get(opt, opt)} | {n} | " + " | ".join(cells) + " |")
+    lines.append("")
+  return "\n".join(lines)
 
 
 def _grouped(records: list[dict]) -> dict:
@@ -246,6 +334,37 @@ def _plot_policy(plt, pilot_runs, dataset, arch, path):
   plt.close(fig)
 
 
+def _plot_paired(plt, rows, dataset, arch, path):
+  """Each seed's paired difference from the baseline as a dot, with the mean and interval."""
+  fig, ax = plt.subplots(figsize=(1.8 + 1.4 * len(rows), 4))
+  for x, row in enumerate(rows.values()):
+    d = row["differences"]
+    ax.plot([x] * len(d), d, "o", color="tab:blue", alpha=0.6, ms=5)
+    if "mean" in row:
+      low, high = row["ci95"]
+      ax.errorbar(
+        x + 0.15,
+        row["mean"],
+        yerr=[[row["mean"] - low], [high - row["mean"]]],
+        fmt="s",
+        color="black",
+        capsize=4,
+        label="mean, 95% interval" if x == 0 else None,
+      )
+  ax.axhline(0, color="gray", lw=0.8)
+  ax.set_xticks(range(len(rows)), [NAMES.get(o, o) for o in rows], rotation=20, ha="right")
+  ax.set(
+    ylabel=f"accuracy − {NAMES.get(BASELINE)}'s (points)", title=f"{dataset} / {arch}, per seed"
+  )
+  _plain_ticks(ax.yaxis)
+  ax.grid(alpha=0.3, axis="y")
+  if any("mean" in r for r in rows.values()):
+    ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
 def plot(records: list[dict], directory: Path) -> list[Path]:
   import matplotlib
 
@@ -266,6 +385,11 @@ def plot(records: list[dict], directory: Path) -> list[Path]:
       path = directory / f"{dataset}_{arch}_pilot_policy.png"
       _plot_policy(plt, pilot_runs, dataset, arch, path)
       written.append(path)
+  for (dataset, arch), rows in paired(records).items():
+    if rows:
+      path = directory / f"{dataset}_{arch}_paired_vs_{BASELINE}.png"
+      _plot_paired(plt, rows, dataset, arch, path)
+      written.append(path)
   return written
 
 
@@ -281,12 +405,14 @@ def main(argv=None):
   except ValueError as e:
     sys.exit(f"error: {e}")
   summary = summarise(records)
-  text = markdown(summary)
+  stats = paired(records)
+  text = markdown(summary) + "\n" + paired_markdown(stats)
   print(text)
   commands = sorted({r["hyperparameters"].get("command", "") for r in records} - {""})
   provenance = "".join(f"\nProduced by `{c}`.\n" for c in commands)
   (args.directory / "table.md").write_text(text + "\n" + provenance)
   serialisable = {f"{d}/{a}": rows for (d, a), rows in summary.items()}
+  serialisable[f"paired_vs_{BASELINE}"] = {f"{d}/{a}": rows for (d, a), rows in stats.items()}
   (args.directory / "summary.json").write_text(json.dumps(serialisable, indent=1))
   if not args.no_plots:
     for path in plot(records, args.directory):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from bench_files import cli, write_fashion_mnist
 
-from benchmarks import checkpoints, processes, train
+from benchmarks import checkpoints, processes, seeds, train
 from benchmarks.data import load_dataset
 
 ROOT = Path(__file__).parents[1]
@@ -215,3 +215,34 @@ def test_pilot_alone_across_two_processes_equals_one_process(tmp_path):
   assert np.abs(one["phi"] - [0, 0, 1.4, 0, 0, 3, 0, 0, -2]).max() > 1e-3  # φ learned
   for key in one:
     np.testing.assert_allclose(two[key], one[key], rtol=1e-6, atol=1e-7, err_msg=key)
+
+
+def test_a_seed_gives_every_optimizer_the_same_start_and_batches(data_dir, monkeypatch):
+  """What makes per-seed differences between optimizers paired (benchmarks.table)."""
+  dataset = load_dataset("fashionmnist", str(data_dir))
+  seen = {}
+  real_train = seeds.SeedGroup.train
+
+  def recording_train(self, images, labels, order, step, global_step, keys):
+    name = self.tx_name
+    if step == 0 and name not in seen:  # the state before any step, the epoch's batches
+      seen[name] = (
+        processes.to_host(jax.tree.leaves(self.state[0])),
+        processes.to_host(order),
+        processes.to_host(jax.random.key_data(keys)),
+      )
+    return real_train(self, images, labels, order, step, global_step, keys)
+
+  monkeypatch.setattr(seeds.SeedGroup, "train", recording_train)
+  for optimizer, seed in (("pilot", 4), ("adam", 4), ("pilot_frozen", 4), ("adam", 5)):
+    monkeypatch.setattr(seeds.SeedGroup, "tx_name", f"{optimizer}/{seed}", raising=False)
+    train.train_seeds(dataset, "cnn", optimizer, [seed], 1, batch_size=16)
+  reference = seen["pilot/4"]
+  for name in ("adam/4", "pilot_frozen/4"):
+    for a, b in zip(seen[name][0], reference[0], strict=True):
+      np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(seen[name][1], reference[1])
+    np.testing.assert_array_equal(seen[name][2], reference[2])
+  other = seen["adam/5"]
+  assert not np.array_equal(other[1], reference[1])
+  assert not all(np.array_equal(a, b) for a, b in zip(other[0], reference[0], strict=True))

@@ -1,7 +1,9 @@
 """benchmarks.table on fixture JSONs."""
 
+import itertools
 import json
 
+import numpy as np
 import pytest
 
 from benchmarks import table
@@ -103,7 +105,7 @@ def test_plots_use_plain_ticks_integer_epochs_and_full_knob_ranges(tmp_path, mon
   records = [_record(o, 0, 0.9, 0.3, 0.01, policy, epochs=3) for o in ("pilot", "pilot_frozen")]
   records.append(_record("adam", 0, 0.88, 0.35, 0.02, epochs=3))
   table.plot(records, tmp_path)
-  curves, knobs = figures
+  curves, knobs, _paired = figures
   loss_ax = curves.axes[0]
   assert loss_ax.get_yscale() == "linear"  # the loss spans less than a decade here
   assert loss_ax.get_xlim() == (0.5, 3.5)
@@ -120,3 +122,34 @@ def test_plots_use_plain_ticks_integer_epochs_and_full_knob_ranges(tmp_path, mon
     "PILOT",
     "PILOT, frozen policy",
   }
+
+
+def test_sign_flip_p_value_is_exact():
+  # All 8 sign patterns of (1, 2, 3): only +++ and --- reach |mean| >= 2.
+  assert table.sign_flip_p_value([1.0, 2.0, 3.0]) == 2 / 8
+  assert table.sign_flip_p_value([0.5] * 5) == 2 / 32
+  # Symmetric data: every pattern's |mean| >= 0.
+  assert table.sign_flip_p_value([1.0, -1.0]) == 1.0
+  # Against a brute-force enumeration on random data.
+  rng = np.random.default_rng(0)
+  d = rng.standard_normal(7)
+  patterns = itertools.product((1, -1), repeat=7)
+  brute = np.mean([abs(np.dot(s, d)) / 7 >= abs(d.mean()) - 1e-12 for s in patterns])
+  assert table.sign_flip_p_value(d) == brute
+
+
+def test_paired_statistics_against_adam(tmp_path, capsys):
+  accuracies = {"adam": [0.90, 0.91, 0.92], "pilot": [0.91, 0.93, 0.95], "lion": [0.92, 0.90]}
+  for opt, values in accuracies.items():
+    for seed, acc in enumerate(values):
+      (tmp_path / f"{opt}_{seed}.json").write_text(json.dumps(_record(opt, seed, acc, 0.3, 0.01)))
+  table.main([str(tmp_path)])
+  out = capsys.readouterr().out
+  # pilot - adam = (1, 2, 3) points: mean 2, sd 1, t(0.975, 2) = 4.303 -> ± 2.484; p = 2/8.
+  assert "| PILOT | 3 | +2.00 | [-0.48, +4.48] | 0.250 |" in out
+  assert "| Lion | 2 | fewer than 3 paired seeds: no statistics | — | — |" in out
+  stats = json.loads((tmp_path / "summary.json").read_text())["paired_vs_adam"]["fashionmnist/cnn"]
+  np.testing.assert_allclose(stats["pilot"]["differences"], [1, 2, 3], atol=1e-9)
+  np.testing.assert_allclose(stats["pilot"]["ci95"], [2 - 4.303 / 3**0.5, 2 + 4.303 / 3**0.5])
+  assert "mean" not in stats["lion"]
+  assert (tmp_path / "fashionmnist_cnn_paired_vs_adam.png").read_bytes()[:4] == b"\x89PNG"
