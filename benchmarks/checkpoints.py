@@ -17,6 +17,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from benchmarks import processes
+
 _ONLY_THIS_PROCESS = ocp.options.MultiprocessingOptions(
   primary_host=None, active_processes={0}, barrier_sync_key_prefix="benchmarks"
 )
@@ -59,6 +61,24 @@ def latest(directory: Path) -> tuple[int, list[np.ndarray], dict] | None:
     leaves = [np.asarray(restored[k]) for k in sorted(restored)]
     return epoch, leaves, json.loads((path / "progress.json").read_text())
   return None
+
+
+def latest_on_every_process(
+  directory: Path, template: list[np.ndarray]
+) -> tuple[int, list[np.ndarray], dict] | None:
+  """:func:`latest` as process 0 reads it, on every process (the others may not see its files).
+
+  ``template``: host arrays of the train state's shapes and dtypes, which the other processes
+  receive process 0's values into.
+  """
+  found = latest(directory) if processes.is_writer() else None
+  if jax.process_count() == 1:
+    return found
+  if not processes.from_writer(np.int32(found is not None)):
+    return None
+  epoch, leaves, progress = found if found is not None else (0, template, {})
+  epoch, leaves = processes.from_writer((np.int32(epoch), leaves))
+  return int(epoch), list(leaves), json.loads(processes.text_from_writer(json.dumps(progress)))
 
 
 def remove(directory: Path) -> None:

@@ -86,3 +86,14 @@ def from_writer(tree):
   if jax.process_count() == 1:
     return tree
   return multihost_utils.broadcast_one_to_all(tree)
+
+
+def text_from_writer(text: str) -> str:
+  """Process 0's string, on every process (sent as bytes)."""
+  if jax.process_count() == 1:
+    return text
+  size = int(from_writer(np.int64(len(text.encode()))))
+  data = np.zeros(size, np.uint8)
+  if is_writer():
+    data[:] = np.frombuffer(text.encode(), np.uint8)
+  return bytes(from_writer(data)).decode()

@@ -118,7 +118,7 @@ def train_seeds(
   stopped = [False] * len(seeds)  # a seed whose loss went non-finite records no more epochs
   done = 0
   if checkpoint_dir is not None:
-    found = _share(checkpoints.latest(checkpoint_dir) if processes.is_writer() else None, group)
+    found = checkpoints.latest_on_every_process(checkpoint_dir, _host_leaves(group.state))
     if found is not None:
       done, leaves, progress = found
       group.state = _from_host_leaves(group.state, leaves)
@@ -231,30 +231,6 @@ def train_seeds(
       record["policy"] = policies[k]
     records.append(record)
   return records, group.state
-
-
-def _share(found, group):
-  """Process 0's checkpoint on every process (the others may not see its files)."""
-  if jax.process_count() == 1:
-    return found
-  present = processes.from_writer(np.int32(found is not None))
-  if not present:
-    return None
-  if found is None:  # a template of the right shapes, filled by the broadcast
-    template = _host_leaves(group.state)
-    found = (0, template, {})
-  epoch, leaves = processes.from_writer((np.int32(found[0]), found[1]))
-  progress = json.loads(_broadcast_text(json.dumps(found[2])))
-  return int(epoch), list(leaves), progress
-
-
-def _broadcast_text(text: str) -> str:
-  """A string of process 0, on every process (as fixed-size bytes)."""
-  size = int(processes.from_writer(np.int64(len(text.encode()))))
-  data = np.zeros(size, np.uint8)
-  if processes.is_writer():
-    data[:] = np.frombuffer(text.encode(), np.uint8)
-  return bytes(processes.from_writer(data)).decode()
 
 
 def _say(message: str) -> None:

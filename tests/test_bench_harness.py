@@ -246,3 +246,55 @@ def test_a_seed_gives_every_optimizer_the_same_start_and_batches(data_dir, monke
   other = seen["adam/5"]
   assert not np.array_equal(other[1], reference[1])
   assert not all(np.array_equal(a, b) for a, b in zip(other[0], reference[0], strict=True))
+
+
+def test_two_processes_resume_a_checkpoint_only_process_0_can_read(data_dir, tmp_path, monkeypatch):
+  # One process trains epoch 1 of 2 and is killed after its checkpoint; two processes resume
+  # it (process 0 reads the files and broadcasts them) and end where one process ends.
+  common = dict(
+    dataset="fashionmnist",
+    arch="cnn",
+    optimizer="pilot",
+    epochs=2,
+    seeds=0,
+    batch_size=16,
+    train_size=32,
+    policy_every=1,
+    data_dir=data_dir,
+    resume=True,
+  )
+  real_save = checkpoints.save
+
+  def save_then_stop(*args):
+    real_save(*args)
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(checkpoints, "save", save_then_stop)
+  with pytest.raises(KeyboardInterrupt):
+    train.main(cli(**common, out=tmp_path / "two"))
+  assert list((tmp_path / "two" / "checkpoints").iterdir())
+  base = [sys.executable, "-m", "benchmarks.train"]
+  port = _free_port()
+  outputs = _run_processes(
+    [
+      base
+      + cli(
+        **common,
+        out=tmp_path / "two",
+        coordinator=f"localhost:{port}",
+        num_processes=2,
+        process_id=i,
+      )
+      for i in range(2)
+    ]
+  )
+  assert "resumed after epoch 1" in outputs[0]
+  _run_processes([base + cli(**common, out=tmp_path / "one")])
+  two = json.loads((tmp_path / "two" / "fashionmnist_cnn_pilot_seed0.json").read_text())
+  one = json.loads((tmp_path / "one" / "fashionmnist_cnn_pilot_seed0.json").read_text())
+  assert _numbers(two)[0][0] == _numbers(one)[0][0]  # epoch 1: the same single process
+  np.testing.assert_allclose(
+    [two["final"]["val_loss"], two["policy"][-1]["rho"]],
+    [one["final"]["val_loss"], one["policy"][-1]["rho"]],
+    rtol=1e-4,
+  )
