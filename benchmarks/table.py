@@ -168,6 +168,38 @@ def paired(records: list[dict], baseline: str = BASELINE) -> dict:
   return out
 
 
+def policy_markdown(records: list[dict]) -> str:
+  """How far each PILOT variant's knobs and ρ moved: first and last recorded, largest change.
+
+  Means over seeds of the first and last recorded values, and the largest distance of any
+  recorded value from the first (over steps and seeds).
+  """
+  lines = []
+  for (dataset, arch), by_opt in _grouped(records).items():
+    runs_with_policy = {o: [r for r in runs if r.get("policy")] for o, runs in by_opt.items()}
+    runs_with_policy = {o: runs for o, runs in runs_with_policy.items() if runs}
+    if not runs_with_policy:
+      continue
+    lines.append(f"#### PILOT's policy over training, {dataset} / {arch}\n")
+    lines.append(
+      "| optimizer | seeds | "
+      + " | ".join(f"{label}: first → last (largest change)" for _, label, _ in POLICY_FIELDS)
+      + " |"
+    )
+    lines.append("|---|---|" + "---|" * len(POLICY_FIELDS))
+    for opt, runs in runs_with_policy.items():
+      cells = []
+      for field, _, _ in POLICY_FIELDS:
+        series = [np.array([p[field] for p in r["policy"]]) for r in runs]
+        first = np.mean([x[0] for x in series])
+        last = np.mean([x[-1] for x in series])
+        moved = max(float(np.abs(x - x[0]).max()) for x in series)
+        cells.append(f"{first:.4f} → {last:.4f} ({moved:.4f})")
+      lines.append(f"| {NAMES.get(opt, opt)} | {len(runs)} | " + " | ".join(cells) + " |")
+    lines.append("")
+  return "\n".join(lines)
+
+
 def paired_markdown(stats: dict, baseline: str = BASELINE) -> str:
   lines = []
   for (dataset, arch), rows in stats.items():
@@ -406,7 +438,7 @@ def main(argv=None):
     sys.exit(f"error: {e}")
   summary = summarise(records)
   stats = paired(records)
-  text = markdown(summary) + "\n" + paired_markdown(stats)
+  text = "\n".join([markdown(summary), paired_markdown(stats), policy_markdown(records)])
   print(text)
   commands = sorted({r["hyperparameters"].get("command", "") for r in records} - {""})
   provenance = "".join(f"\nProduced by `{c}`.\n" for c in commands)

@@ -153,3 +153,16 @@ def test_paired_statistics_against_adam(tmp_path, capsys):
   np.testing.assert_allclose(stats["pilot"]["ci95"], [2 - 4.303 / 3**0.5, 2 + 4.303 / 3**0.5])
   assert "mean" not in stats["lion"]
   assert (tmp_path / "fashionmnist_cnn_paired_vs_adam.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_policy_movement_table(tmp_path, capsys):
+  moving = [
+    {"step": s, "rho": 0.0, "pm": 0.8 + 0.01 * s, "pv": 0.47, "ps": 0.12} for s in (1, 2, 3)
+  ]
+  still = [{"step": s, "rho": 0.0, "pm": 0.8, "pv": 0.47, "ps": 0.12} for s in (1, 2, 3)]
+  (tmp_path / "a.json").write_text(json.dumps(_record("pilot", 0, 0.9, 0.3, 0.01, moving)))
+  (tmp_path / "b.json").write_text(json.dumps(_record("pilot_frozen", 0, 0.9, 0.3, 0.01, still)))
+  table.main([str(tmp_path), "--no-plots"])
+  out = capsys.readouterr().out
+  assert "| PILOT | 1 | 0.0000 → 0.0000 (0.0000) | 0.8100 → 0.8300 (0.0200) |" in out
+  assert "| PILOT, frozen policy | 1 | 0.0000 → 0.0000 (0.0000) | 0.8000 → 0.8000 (0.0000) |" in out
