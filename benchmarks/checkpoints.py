@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -63,20 +64,38 @@ def latest(directory: Path) -> tuple[int, list[np.ndarray], dict] | None:
   return None
 
 
-def latest_on_every_process(
-  directory: Path, template: list[np.ndarray]
-) -> tuple[int, list[np.ndarray], dict] | None:
+def to_leaves(state) -> list[np.ndarray]:
+  """A train state as host arrays (PRNG keys as their raw data), as a checkpoint holds it."""
+  return [
+    processes.to_host(jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x)
+    for x in jax.tree.leaves(state)
+  ]
+
+
+def from_leaves(template, leaves: list[np.ndarray]):
+  """The inverse of :func:`to_leaves`: a state like ``template``, replicated on the devices."""
+
+  def restore(like, value):
+    if jnp.issubdtype(like.dtype, jax.dtypes.prng_key):
+      return jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
+    return value.astype(like.dtype)
+
+  restored = [restore(t, v) for t, v in zip(jax.tree.leaves(template), leaves, strict=True)]
+  return processes.replicate(jax.tree.unflatten(jax.tree.structure(template), restored))
+
+
+def latest_on_every_process(directory: Path, state) -> tuple[int, list[np.ndarray], dict] | None:
   """:func:`latest` as process 0 reads it, on every process (the others may not see its files).
 
-  ``template``: host arrays of the train state's shapes and dtypes, which the other processes
-  receive process 0's values into.
+  ``state``: the run's freshly initialised train state, whose shapes and dtypes the other
+  processes receive process 0's arrays into.
   """
   found = latest(directory) if processes.is_writer() else None
   if jax.process_count() == 1:
     return found
   if not processes.from_writer(np.int32(found is not None)):
     return None
-  epoch, leaves, progress = found if found is not None else (0, template, {})
+  epoch, leaves, progress = found if found is not None else (0, to_leaves(state), {})
   epoch, leaves = processes.from_writer((np.int32(epoch), leaves))
   return int(epoch), list(leaves), json.loads(processes.text_from_writer(json.dumps(progress)))
 

@@ -57,25 +57,6 @@ def _epoch_orders(shuffles, num_examples: int, steps: int, batch_size: int) -> n
   ).astype(np.int32)
 
 
-def _host_leaves(tree) -> list[np.ndarray]:
-  """The train state as host arrays (PRNG keys as their raw data), for a checkpoint."""
-  return [
-    processes.to_host(jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x)
-    for x in jax.tree.leaves(tree)
-  ]
-
-
-def _from_host_leaves(template, leaves: list[np.ndarray]):
-  def restore(like, value):
-    if jnp.issubdtype(like.dtype, jax.dtypes.prng_key):
-      return jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
-    return value.astype(like.dtype)
-
-  treedef = jax.tree.structure(template)
-  restored = [restore(t, v) for t, v in zip(jax.tree.leaves(template), leaves, strict=True)]
-  return processes.replicate(jax.tree.unflatten(treedef, restored))
-
-
 def train_seeds(
   dataset: Dataset,
   arch: str,
@@ -118,10 +99,10 @@ def train_seeds(
   stopped = [False] * len(seeds)  # a seed whose loss went non-finite records no more epochs
   done = 0
   if checkpoint_dir is not None:
-    found = checkpoints.latest_on_every_process(checkpoint_dir, _host_leaves(group.state))
+    found = checkpoints.latest_on_every_process(checkpoint_dir, group.state)
     if found is not None:
       done, leaves, progress = found
-      group.state = _from_host_leaves(group.state, leaves)
+      group.state = checkpoints.from_leaves(group.state, leaves)
       histories, policies, stopped = (
         progress["histories"],
         progress["policies"],
@@ -189,7 +170,7 @@ def train_seeds(
       )
     if checkpoint_dir is not None and processes.is_writer() and epoch < epochs and not all(stopped):
       progress = dict(histories=histories, policies=policies, stopped=stopped)
-      checkpoints.save(checkpoint_dir, epoch, _host_leaves(group.state), progress)
+      checkpoints.save(checkpoint_dir, epoch, checkpoints.to_leaves(group.state), progress)
     if all(stopped):
       break
 

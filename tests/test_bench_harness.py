@@ -118,6 +118,22 @@ def test_cli_resume_skips_finished_runs_and_removes_checkpoints(data_dir, tmp_pa
   assert redone["hyperparameters"]["seeds_in_one_program"] == 1
 
 
+def _small_pilot_run(data_dir):
+  """Options of a 2-epoch pilot run of 2 steps per epoch, with --resume."""
+  return dict(
+    dataset="fashionmnist",
+    arch="cnn",
+    optimizer="pilot",
+    epochs=2,
+    seeds=0,
+    batch_size=16,
+    train_size=32,
+    policy_every=1,
+    data_dir=data_dir,
+    resume=True,
+  )
+
+
 def _free_port():
   with socket.socket() as s:
     s.bind(("localhost", 0))
@@ -145,18 +161,8 @@ def _run_processes(commands, timeout=420):
 
 def test_two_processes_equal_one_process(data_dir, tmp_path):
   base = [sys.executable, "-m", "benchmarks.train"]
-  common = dict(
-    dataset="fashionmnist",
-    arch="cnn",
-    optimizer="pilot",
-    epochs=2,
-    seeds=0,
-    batch_size=16,
-    train_size=32,
-    policy_every=1,
-    data_dir=data_dir,
-    resume=True,  # process 0 writes (and finally removes) an epoch-1 checkpoint
-  )
+  # With --resume, process 0 writes (and finally removes) an epoch-1 checkpoint.
+  common = _small_pilot_run(data_dir)
   _run_processes([base + cli(**common, out=tmp_path / "one", final_state=tmp_path / "one_state")])
   port = _free_port()
   outputs = _run_processes(
@@ -251,18 +257,7 @@ def test_a_seed_gives_every_optimizer_the_same_start_and_batches(data_dir, monke
 def test_two_processes_resume_a_checkpoint_only_process_0_can_read(data_dir, tmp_path, monkeypatch):
   # One process trains epoch 1 of 2 and is killed after its checkpoint; two processes resume
   # it (process 0 reads the files and broadcasts them) and end where one process ends.
-  common = dict(
-    dataset="fashionmnist",
-    arch="cnn",
-    optimizer="pilot",
-    epochs=2,
-    seeds=0,
-    batch_size=16,
-    train_size=32,
-    policy_every=1,
-    data_dir=data_dir,
-    resume=True,
-  )
+  common = _small_pilot_run(data_dir)
   real_save = checkpoints.save
 
   def save_then_stop(*args):
