@@ -438,13 +438,25 @@ def main(argv=None):
     sys.exit(f"error: {e}")
   summary = summarise(records)
   stats = paired(records)
-  text = "\n".join([markdown(summary), paired_markdown(stats), policy_markdown(records)])
+  # Whether the learned policy beats the frozen one: PILOT against its own ablation, paired.
+  learned = paired(
+    [r for r in records if r["optimizer"] in ("pilot", "pilot_frozen")], "pilot_frozen"
+  )
+  text = "\n".join(
+    [
+      markdown(summary),
+      paired_markdown(stats),
+      paired_markdown(learned, "pilot_frozen"),
+      policy_markdown(records),
+    ]
+  )
   print(text)
   commands = sorted({r["hyperparameters"].get("command", "") for r in records} - {""})
   provenance = "".join(f"\nProduced by `{c}`.\n" for c in commands)
   (args.directory / "table.md").write_text(text + "\n" + provenance)
   serialisable = {f"{d}/{a}": rows for (d, a), rows in summary.items()}
   serialisable[f"paired_vs_{BASELINE}"] = {f"{d}/{a}": rows for (d, a), rows in stats.items()}
+  serialisable["paired_vs_pilot_frozen"] = {f"{d}/{a}": rows for (d, a), rows in learned.items()}
   (args.directory / "summary.json").write_text(json.dumps(serialisable, indent=1))
   if not args.no_plots:
     for path in plot(records, args.directory):

@@ -166,3 +166,6 @@ def test_policy_movement_table(tmp_path, capsys):
   out = capsys.readouterr().out
   assert "| PILOT | 1 | 0.0000 → 0.0000 (0.0000) | 0.8100 → 0.8300 (0.0200) |" in out
   assert "| PILOT, frozen policy | 1 | 0.0000 → 0.0000 (0.0000) | 0.8000 → 0.8000 (0.0000) |" in out
+  # The learned policy against the frozen one, paired (one seed: no statistics).
+  assert "Paired difference from PILOT, frozen policy" in out
+  assert "| PILOT | 1 | fewer than 3 paired seeds: no statistics | — | — |" in out
