@@ -159,25 +159,25 @@ def _run_processes(commands, timeout=420):
   return outputs
 
 
+def _train_on_two_processes(**options):
+  """benchmarks.train with `options` as two processes meeting on a free localhost port."""
+  port = _free_port()
+  command = [sys.executable, "-m", "benchmarks.train"]
+  return _run_processes(
+    [
+      command + cli(**options, coordinator=f"localhost:{port}", num_processes=2, process_id=i)
+      for i in range(2)
+    ]
+  )
+
+
 def test_two_processes_equal_one_process(data_dir, tmp_path):
   base = [sys.executable, "-m", "benchmarks.train"]
   # With --resume, process 0 writes (and finally removes) an epoch-1 checkpoint.
   common = _small_pilot_run(data_dir)
   _run_processes([base + cli(**common, out=tmp_path / "one", final_state=tmp_path / "one_state")])
-  port = _free_port()
-  outputs = _run_processes(
-    [
-      base
-      + cli(
-        **common,
-        out=tmp_path / "two",
-        final_state=tmp_path / "two_state",
-        coordinator=f"localhost:{port}",
-        num_processes=2,
-        process_id=i,
-      )
-      for i in range(2)
-    ]
+  outputs = _train_on_two_processes(
+    **common, out=tmp_path / "two", final_state=tmp_path / "two_state"
   )
   assert "2 process(es)" in outputs[0]
   assert not (tmp_path / "two" / "checkpoints").exists()
@@ -269,20 +269,7 @@ def test_two_processes_resume_a_checkpoint_only_process_0_can_read(data_dir, tmp
     train.main(cli(**common, out=tmp_path / "two"))
   assert list((tmp_path / "two" / "checkpoints").iterdir())
   base = [sys.executable, "-m", "benchmarks.train"]
-  port = _free_port()
-  outputs = _run_processes(
-    [
-      base
-      + cli(
-        **common,
-        out=tmp_path / "two",
-        coordinator=f"localhost:{port}",
-        num_processes=2,
-        process_id=i,
-      )
-      for i in range(2)
-    ]
-  )
+  outputs = _train_on_two_processes(**common, out=tmp_path / "two")
   assert "resumed after epoch 1" in outputs[0]
   _run_processes([base + cli(**common, out=tmp_path / "one")])
   two = json.loads((tmp_path / "two" / "fashionmnist_cnn_pilot_seed0.json").read_text())
