@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
-import json
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import optax
 
-from benchmarks import step_overhead
+from benchmarks import records, step_overhead
 from pilot_optax import pilot
 
 PACKAGE = "pilot_optax"
@@ -79,21 +78,15 @@ def main(argv=None):
   print("|---|---|---|")
   for name, sec in med.items():
     print(f"| {name} | {1e3 * sec:.2f} ms | {sec / med['adam']:.2f}× |")
-  out = args.out or Path("benchmarks/results") / f"compare_{args.rev}_{args.dtype}.json"
-  out.parent.mkdir(parents=True, exist_ok=True)
-  out.write_text(
-    json.dumps(
-      {
-        "command": "python -m benchmarks.compare_versions "
-        + " ".join(sys.argv[1:] if argv is None else argv),
-        "median_seconds": med,
-        "over_adam": {k: v / med["adam"] for k, v in med.items()},
-        "raw_seconds": times,
-      },
-      indent=1,
-    )
+  records.write_json(
+    args.out or Path("benchmarks/results") / f"compare_{args.rev}_{args.dtype}.json",
+    {
+      "command": records.command_line("benchmarks.compare_versions", argv),
+      "median_seconds": med,
+      "over_adam": {k: v / med["adam"] for k, v in med.items()},
+      "raw_seconds": times,
+    },
   )
-  print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ same three sums d L / d(p_m, p_v, p_s) in different ways, to show what XLA makes
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from functools import partial
@@ -27,6 +26,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+from benchmarks import records
 from pilot_optax import PilotState, _fusion, init_phi
 from pilot_optax._lookahead import knob_gradient_pieces
 from pilot_optax._math import TINY as _TINY
@@ -54,6 +54,7 @@ def _tangents(g, gp, m, v, knobs):
 
 
 def _chunked(g, gp, m, v, knobs, chunk=65536):
+  chunk = min(chunk, g.shape[0])  # a chunk larger than the vector cannot even be traced
   count = g.shape[0] // chunk
 
   def body(i, acc):
@@ -123,23 +124,16 @@ def main(argv=None):
   print(f"{'kernel':36s} {'ms':>8s} {'ns/element':>11s}")
   for name, sec in rows.items():
     print(f"{name:36s} {1e3 * sec:8.2f} {1e9 * sec / args.n:11.3f}")
-  out = (
-    args.out or Path("benchmarks/results") / f"elementwise_cost_{jax.devices()[0].platform}.json"
+  records.write_json(
+    args.out or Path("benchmarks/results") / f"elementwise_cost_{jax.devices()[0].platform}.json",
+    {
+      "command": records.command_line("benchmarks.elementwise_cost", argv),
+      "n": args.n,
+      "median_seconds": rows,
+      "raw_seconds": times,
+      "device": str(jax.devices()[0].device_kind),
+    },
   )
-  out.parent.mkdir(parents=True, exist_ok=True)
-  out.write_text(
-    json.dumps(
-      {
-        "command": "python -m benchmarks.elementwise_cost " + " ".join(argv or []),
-        "n": args.n,
-        "median_seconds": rows,
-        "raw_seconds": times,
-        "device": str(jax.devices()[0].device_kind),
-      },
-      indent=1,
-    )
-  )
-  print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks import records
 from pilot_optax import pilot
 
 OPTIMIZERS = {
@@ -244,8 +245,7 @@ def main(argv=None):
   sets = {k: v for k, v in SHAPE_SETS.items() if not (args.quick and k == "transformer_100M")}
 
   result = {
-    "command": "python -m benchmarks.step_overhead "
-    + " ".join(sys.argv[1:] if argv is None else argv),
+    "command": records.command_line("benchmarks.step_overhead", argv),
     "device": str(jax.devices()[0].device_kind),
     "platform": platform_name,
     "jax": jax.__version__,
@@ -282,10 +282,9 @@ def main(argv=None):
 
   table = markdown(result)
   print(table)
-  out.parent.mkdir(parents=True, exist_ok=True)
-  out.write_text(json.dumps(result, indent=1))
+  records.write_json(out, result)
   out.with_suffix(".md").write_text(f"`{result['command']}` on {result['device']}\n\n{table}\n")
-  print(f"wrote {out} and {out.with_suffix('.md')}")
+  print(f"wrote {out.with_suffix('.md')}")
 
 
 def markdown(result):

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from benchmarks import checkpoints, processes
 from benchmarks.data import DataError, Dataset, load_dataset
 from benchmarks.optimizers import hyperparameters, learning_rate_schedule, parse_names
+from benchmarks.records import command_line
 from benchmarks.seeds import SeedGroup
 
 WARMUP_EPOCHS = {"cnn": 0, "resnet18": 3}
@@ -307,7 +308,7 @@ def parse_args(argv=None):
 def main(argv=None):
   args = parse_args(argv)
   processes.initialize(args.coordinator, args.num_processes, args.process_id)
-  command = "python -m benchmarks.train " + " ".join(sys.argv[1:] if argv is None else argv)
+  command = command_line("benchmarks.train", argv)
   try:
     dataset = load_dataset(args.dataset, args.data_dir)
   except DataError as e:

@@ -14,7 +14,6 @@ median time scaled to a full epoch (468 steps).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -24,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks import processes
+from benchmarks import processes, records
 from benchmarks.data import Dataset, load_dataset
 from benchmarks.optimizers import learning_rate_schedule
 from benchmarks.seeds import SeedGroup
@@ -120,22 +119,16 @@ def main(argv=None):
   print("|---|---|---|")
   for name, sec in med.items():
     print(f"| {name} | {sec:.1f} | {sec / sequential:.2f}× |")
-  out = args.out or Path("benchmarks/results") / f"vmap_seeds_{jax.devices()[0].platform}.json"
-  out.parent.mkdir(parents=True, exist_ok=True)
-  out.write_text(
-    json.dumps(
-      {
-        "command": "python -m benchmarks.vmap_seeds "
-        + " ".join(sys.argv[1:] if argv is None else argv),
-        "seconds_per_epoch_median": med,
-        "seconds_per_epoch_raw": times,
-        "steps_timed": args.steps,
-        "device": str(jax.devices()[0].device_kind),
-      },
-      indent=1,
-    )
+  records.write_json(
+    args.out or Path("benchmarks/results") / f"vmap_seeds_{jax.devices()[0].platform}.json",
+    {
+      "command": records.command_line("benchmarks.vmap_seeds", argv),
+      "seconds_per_epoch_median": med,
+      "seconds_per_epoch_raw": times,
+      "steps_timed": args.steps,
+      "device": str(jax.devices()[0].device_kind),
+    },
   )
-  print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """benchmarks.step_overhead and compare_versions: state sizes, the timing loop, old revisions."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ import jax.numpy as jnp
 import pytest
 
 import pilot_optax
-from benchmarks import compare_versions, step_overhead
+from benchmarks import compare_versions, elementwise_cost, step_overhead
 
 
 def test_state_bytes_are_three_and_two_and_a_half_parameter_sizes():
@@ -54,3 +55,17 @@ def test_an_earlier_revision_imports_beside_the_current_package(tmp_path, monkey
   params = {"w": jnp.ones(3)}
   updates, _ = tx.update(params, tx.init(params), params)
   assert updates["w"].shape == (3,) and old.pilot is not pilot_optax.pilot
+
+
+def test_a_speed_record_names_the_command_with_its_arguments(tmp_path, monkeypatch):
+  # Run as from a shell (argv None): the JSON names the flags that produced it, quoted.
+  out = tmp_path / "cost dir" / "cost.json"
+  monkeypatch.setattr(
+    sys, "argv", ["elementwise_cost", "--n", "4096", "--reps", "1", "--out", str(out)]
+  )
+  elementwise_cost.main()
+  record = json.loads(out.read_text())
+  assert record["command"] == (
+    f"python -m benchmarks.elementwise_cost --n 4096 --reps 1 --out '{out}'"
+  )
+  assert record["n"] == 4096 and all(len(t) == 1 for t in record["raw_seconds"].values())

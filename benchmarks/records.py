@@ -1,0 +1,27 @@
+"""How a benchmark records its numbers: a JSON file that names the command that produced it."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def command_line(module: str, argv: Sequence[str] | None) -> str:
+  """The command that runs ``module`` with ``argv`` (the process's own arguments when None).
+
+  Quoted so that it can be pasted back into a shell.
+  """
+  args = sys.argv[1:] if argv is None else list(argv)
+  return shlex.join(["python", "-m", module, *args])
+
+
+def write_json(out: Path, record: Mapping[str, Any]) -> Path:
+  """Writes ``record`` to ``out`` (creating its folder) and says so on stdout."""
+  out.parent.mkdir(parents=True, exist_ok=True)
+  out.write_text(json.dumps(record, indent=1))
+  print(f"wrote {out}")
+  return out
