@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,3 +26,24 @@ def write_json(out: Path, record: Mapping[str, Any]) -> Path:
   out.write_text(json.dumps(record, indent=1))
   print(f"wrote {out}")
   return out
+
+
+def source_revision() -> str | None:
+  """The git commit of the code that runs, with ``+dirty`` when tracked files were changed.
+
+  None outside a git checkout (an installed copy, an archive).
+  """
+  root = str(Path(__file__).resolve().parents[1])
+
+  def git(*args):
+    done = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=30)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+  try:
+    commit = git("rev-parse", "HEAD")
+    changes = git("status", "--porcelain", "--untracked-files=no")
+  except (OSError, subprocess.TimeoutExpired):
+    return None
+  if not commit:
+    return None
+  return commit + ("+dirty" if changes else "")

@@ -34,10 +34,9 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from benchmarks import checkpoints, processes
+from benchmarks import checkpoints, processes, records
 from benchmarks.data import DataError, Dataset, load_dataset
 from benchmarks.optimizers import hyperparameters, learning_rate_schedule, parse_names
-from benchmarks.records import command_line
 from benchmarks.seeds import SeedGroup
 
 WARMUP_EPOCHS = {"cnn": 0, "resnet18": 3}
@@ -191,8 +190,9 @@ def train_seeds(
     jax=jax.__version__,
     python=platform.python_version(),
     command=command,
+    source=records.source_revision(),
   )
-  records = []
+  seed_records = []
   for k, seed in enumerate(seeds):
     history = [{key: v for key, v in h.items() if key != "loss_variance"} for h in histories[k]]
     record = dict(
@@ -211,8 +211,8 @@ def train_seeds(
     )
     if group.records_policy:
       record["policy"] = policies[k]
-    records.append(record)
-  return records, group.state
+    seed_records.append(record)
+  return seed_records, group.state
 
 
 def _say(message: str) -> None:
@@ -308,7 +308,7 @@ def parse_args(argv=None):
 def main(argv=None):
   args = parse_args(argv)
   processes.initialize(args.coordinator, args.num_processes, args.process_id)
-  command = command_line("benchmarks.train", argv)
+  command = records.command_line("benchmarks.train", argv)
   try:
     dataset = load_dataset(args.dataset, args.data_dir)
   except DataError as e:
@@ -351,7 +351,7 @@ def main(argv=None):
       if args.resume:
         tag = "-".join(map(str, seeds))
         checkpoint_dir = out / "checkpoints" / f"{dataset.name}_{args.arch}_{optimizer}_seeds{tag}"
-      records, state = train_seeds(
+      seed_records, state = train_seeds(
         dataset,
         args.arch,
         optimizer,
@@ -365,7 +365,7 @@ def main(argv=None):
       )
       if not processes.is_writer():
         continue
-      for k, record in enumerate(records):
+      for k, record in enumerate(seed_records):
         name = run_name(dataset.name, args.arch, optimizer, record["seed"])
         path = out / f"{name}.json"
         path.write_text(json.dumps(record, indent=1))
