@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -425,6 +425,29 @@ def plot(records: list[dict], directory: Path) -> list[Path]:
   return written
 
 
+def provenance_markdown(records: list[dict]) -> str:
+  """Where the runs come from: the commands that produced them, and the commits of the code.
+
+  One command is quoted; several (one per optimizer and seed, typically) are listed in a
+  collapsed block. Runs from before commits were recorded count as "not recorded".
+  """
+  hps = [r["hyperparameters"] for r in records]
+  commands = sorted({hp.get("command", "") for hp in hps} - {""})
+  lines = []
+  if len(commands) == 1:
+    lines.append(f"Produced by `{commands[0]}`.")
+  elif commands:
+    lines += [f"<details><summary>Produced by {len(commands)} commands</summary>", ""]
+    lines += [f"- `{c}`" for c in commands]
+    lines += ["", "</details>"]
+  runs_by_source = Counter(hp.get("source") or "not recorded" for hp in hps)
+  code = ", ".join(
+    f"{source} ({n} run{'s' * (n != 1)})" for source, n in sorted(runs_by_source.items())
+  )
+  lines += ["", f"Code (git commit): {code}."]
+  return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(
     prog="python -m benchmarks.table", description=__doc__.split("\n\n")[0]
@@ -448,12 +471,11 @@ def main(argv=None):
       paired_markdown(stats),
       paired_markdown(learned, "pilot_frozen"),
       policy_markdown(records),
+      provenance_markdown(records),
     ]
   )
   print(text)
-  commands = sorted({r["hyperparameters"].get("command", "") for r in records} - {""})
-  provenance = "".join(f"\nProduced by `{c}`.\n" for c in commands)
-  (args.directory / "table.md").write_text(text + "\n" + provenance)
+  (args.directory / "table.md").write_text(text)
   serialisable = {f"{d}/{a}": rows for (d, a), rows in summary.items()}
   serialisable[f"paired_vs_{BASELINE}"] = {f"{d}/{a}": rows for (d, a), rows in stats.items()}
   serialisable["paired_vs_pilot_frozen"] = {f"{d}/{a}": rows for (d, a), rows in learned.items()}

@@ -169,3 +169,19 @@ def test_policy_movement_table(tmp_path, capsys):
   # The learned policy against the frozen one, paired (one seed: no statistics).
   assert "Paired difference from PILOT, frozen policy" in out
   assert "| PILOT | 1 | fewer than 3 paired seeds: no statistics | — | — |" in out
+
+
+def test_provenance_lists_commands_and_counts_runs_per_commit():
+  one = _record("adam", 0, 0.9, 0.3, 0.01)
+  one["hyperparameters"] = {"command": "python -m benchmarks.train --seeds 0", "source": "abc"}
+  text = table.provenance_markdown([one])
+  assert "Produced by `python -m benchmarks.train --seeds 0`." in text
+  assert "Code (git commit): abc (1 run)." in text
+  old = _record("adam", 1, 0.9, 0.3, 0.01)
+  old["hyperparameters"] = {"command": "python -m benchmarks.train --seeds 1"}
+  text = table.provenance_markdown([one, old, dict(one, seed=2)])
+  assert "<summary>Produced by 2 commands</summary>" in text
+  assert (
+    "- `python -m benchmarks.train --seeds 0`\n- `python -m benchmarks.train --seeds 1`" in text
+  )
+  assert "Code (git commit): abc (2 runs), not recorded (1 run)." in text
