@@ -1,8 +1,9 @@
-"""Writers of small dataset files in the original on-disk formats, for the tests."""
+"""For the benchmark tests: small dataset files in their original formats, CLI lists, git."""
 
 import gzip
 import pickle
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +68,12 @@ def cli(**options):
     flag = f"--{k.replace('_', '-')}"
     args += [flag] if v is True else [flag, str(v)]
   return args
+
+
+def head_commit() -> str | None:
+  """The commit checked out in the repository these tests belong to; None outside git."""
+  root = Path(__file__).resolve().parents[1]
+  done = subprocess.run(
+    ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
+  )
+  return done.stdout.strip() if done.returncode == 0 else None

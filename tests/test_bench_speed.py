@@ -1,12 +1,12 @@
 """benchmarks.step_overhead and compare_versions: state sizes, the timing loop, old revisions."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import jax.numpy as jnp
 import pytest
+from bench_files import head_commit
 
 import pilot_optax
 from benchmarks import compare_versions, elementwise_cost, step_overhead
@@ -38,13 +38,7 @@ def test_timing_loop_and_table_smoke():
   assert "| tiny | 0.0M |" in table and "pilot(mu_dtype=bf16)" in table
 
 
-def _in_git_checkout():
-  root = Path(__file__).parents[1]
-  done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True)
-  return done.returncode == 0
-
-
-@pytest.mark.skipif(not _in_git_checkout(), reason="needs the repository's git history")
+@pytest.mark.skipif(head_commit() is None, reason="needs the repository's git history")
 def test_an_earlier_revision_imports_beside_the_current_package(tmp_path, monkeypatch):
   monkeypatch.chdir(Path(__file__).parents[1])
   monkeypatch.setattr(sys, "path", list(sys.path))

@@ -1,24 +1,13 @@
 """benchmarks.train: a one-epoch smoke run of every optimizer on tiny files, and the CLI's errors."""
 
 import json
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
-from bench_files import cli, write_cifar10, write_fashion_mnist
+from bench_files import cli, head_commit, write_cifar10, write_fashion_mnist
 
 from benchmarks import seeds, train
 from benchmarks.optimizers import OPTIMIZERS, parse_names
-
-
-def _head_commit():
-  root = Path(train.__file__).parents[1]
-  done = subprocess.run(
-    ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
-  )
-  return done.stdout.strip() if done.returncode == 0 else None
-
 
 KEYS = {"dataset", "arch", "optimizer", "seed", "epochs", "hyperparameters", "history", "final"}
 
@@ -61,7 +50,7 @@ def test_every_optimizer_one_epoch_on_tiny_fashion_mnist(tmp_path, capsys):
     2,
   )  # the paper's FMNIST/CNN selection
   # The code that produced it: this checkout's commit (None outside git).
-  head = _head_commit()
+  head = head_commit()
   assert hp["source"] is None if head is None else hp["source"].startswith(head)
   printed = capsys.readouterr().out
   assert "[fashionmnist/cnn/pilot seed 0] epoch 1/1: train loss" in printed
