@@ -28,12 +28,21 @@ def write_json(out: Path, record: Mapping[str, Any]) -> Path:
   return out
 
 
-def source_revision() -> str | None:
+# Where benchmarks write their numbers: changing these files does not change the code that runs.
+RESULTS_DIR = "benchmarks/results"
+
+
+def source_revision(root: str | Path | None = None) -> str | None:
   """The git commit of the code that runs, with ``+dirty`` when tracked files were changed.
 
-  None outside a git checkout (an installed copy, an archive).
+  Changes to tracked files under ``benchmarks/results/`` do not count: a run that regenerates a
+  table or a plot while another run trains changes no code. None outside a git checkout (an
+  installed copy, an archive).
+
+  Args:
+    root: the repository's top folder; by default the one this file belongs to.
   """
-  root = str(Path(__file__).resolve().parents[1])
+  root = str(Path(__file__).resolve().parents[1] if root is None else root)
 
   def git(*args):
     done = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=30)
@@ -41,7 +50,9 @@ def source_revision() -> str | None:
 
   try:
     commit = git("rev-parse", "HEAD")
-    changes = git("status", "--porcelain", "--untracked-files=no")
+    changes = git(
+      "status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){RESULTS_DIR}"
+    )
   except (OSError, subprocess.TimeoutExpired):
     return None
   if not commit:
