@@ -74,14 +74,19 @@ def main(argv=None):
     times = step_overhead._time_interleaved(runs, args.reps, 3)
 
   med = {k: statistics.median(v) for k, v in times.items()}
+  now_over_rev = med["pilot now"] / med[f"pilot at {args.rev}"]
   print(f"| {args.shapes}, {args.dtype}, mu_dtype={args.mu_dtype} | step | over adam |")
   print("|---|---|---|")
   for name, sec in med.items():
     print(f"| {name} | {1e3 * sec:.2f} ms | {sec / med['adam']:.2f}× |")
+  print(f"pilot now / pilot at {args.rev}: {now_over_rev:.3f}")
   records.write_json(
     args.out or Path("benchmarks/results") / f"compare_{args.rev}_{args.dtype}.json",
     {
       "command": records.command_line("benchmarks.compare_versions", argv),
+      # "now" is the working tree: this commit, +dirty if its code had uncommitted changes.
+      "source": records.source_revision(),
+      "now_over_rev": now_over_rev,
       "median_seconds": med,
       "over_adam": {k: v / med["adam"] for k, v in med.items()},
       "raw_seconds": times,

@@ -1,4 +1,4 @@
-"""The XLA:CPU machinery of PILOT's step, behind two names: `tree_sums` and `after`.
+"""The XLA:CPU machinery of PILOT's step, behind three names: `tree_sums`, `spread`, `after`.
 
 Everything here is an optimisation; the algorithm is the same without it.
 
@@ -30,12 +30,24 @@ shared producers by itself, and when the process has several devices, where a
 chunk of a leaf sharded across devices would be gathered onto each of them,
 the sums are taken over whole leaves.
 
+**The knobs' gradient.** ``jax.grad`` of a piece's lookahead with respect to
+a scalar knob ends in the transpose of broadcasting the knob over the piece: a
+sum of a per-element cotangent. XLA:CPU hands a plain sum, with the
+element-wise work that feeds it, to YNNPACK, one reduction per knob, and the
+values the three knobs' cotangents share are then stored and read again by
+each of them (about a fifth of the step's time at 11.2M parameters). The knobs
+enter the piece through :func:`spread`, a broadcast whose transpose is the same
+sum written so that YNNPACK does not take it: XLA then computes the three
+cotangents in fused loops that share their inputs and sums each with a tree of
+small reductions.
+
 **In-place writes.** The step overwrites m, v and g_{t-1} (donated buffers)
 after the first pass has read them. XLA does not see that the reads come
 first and would copy all three; :func:`after` makes the writes depend on the
 first pass's result.
 """
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -74,6 +86,53 @@ def after(dependency: chex.Array, *values: chex.Numeric) -> tuple[chex.Array, ..
   """
   zero = _zero_after(dependency)
   return tuple(value + zero for value in values)
+
+
+def _sum_outside_ynnpack(x: chex.Array) -> chex.Array:
+  """The sum of all elements of ``x``, as a reduction that YNNPACK does not take.
+
+  ``a - (-b)`` is ``a + b`` exactly (negation is exact), but it is not the
+  addition that XLA:CPU gives to YNNPACK (module docstring).
+  """
+  return jax.lax.reduce(x, jnp.zeros([], x.dtype), lambda a, b: a - (-b), tuple(range(x.ndim)))
+
+
+def spread(x: chex.Array, shape: tuple[int, ...]) -> chex.Array:
+  """The scalar ``x`` spread over a piece of ``shape``, for differentiating with respect to ``x``.
+
+  Its value and derivative are those of ``x`` broadcast to ``shape``: the
+  transpose of a broadcast is the sum of the cotangent. On one CPU device that
+  sum is one YNNPACK does not take (module docstring). Elsewhere ``x`` itself,
+  which broadcasts where it is used: GPUs fuse the plain sum well, and a
+  sharded sum must be one that XLA's partitioner knows how to split.
+
+  Example:
+    >>> import jax, jax.numpy as jnp
+    >>> from pilot_optax._fusion import spread
+    >>> w = jnp.arange(4.0)
+    >>> jax.grad(lambda x: jnp.sum(w * spread(x, w.shape) ** 2))(3.0)
+    Array(36., dtype=float32)
+  """
+  if default_chunk() is None:
+    return x
+  return _broadcast_summed_outside_ynnpack(x, shape)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _broadcast_summed_outside_ynnpack(x: chex.Array, shape: tuple[int, ...]) -> chex.Array:
+  return jnp.broadcast_to(x, shape)
+
+
+def _broadcast_forward(x, shape):
+  return _broadcast_summed_outside_ynnpack(x, shape), None
+
+
+def _broadcast_backward(shape, _, cotangent):
+  del shape
+  return (_sum_outside_ynnpack(cotangent),)
+
+
+_broadcast_summed_outside_ynnpack.defvjp(_broadcast_forward, _broadcast_backward)
 
 
 def default_chunk() -> int | None:

@@ -31,7 +31,10 @@ whole leaves (the definition). The step takes ``jax.grad`` of the same function
 with respect to the knobs, piece by piece, inside the sweep over the
 parameters that also sums the agreement (the gradient of a sum is the sum of
 the gradients, :mod:`pilot_optax._fusion`), and pulls the result back to φ
-through the policy map with ``jax.vjp`` (:func:`meta_gradient`).
+through the policy map with ``jax.vjp`` (:func:`meta_gradient`). The knobs
+enter each piece through ``_fusion.spread``: a broadcast, differentiated as
+one, whose transpose (a sum) XLA:CPU then computes in fused loops rather than
+through YNNPACK.
 
 *For explanation only (the code does not compute this)*: with
 n = g' + p_m(m̂ - g'), a = max(|n|, 1e-12) and D = v̂^{p_v} + ε, the
@@ -45,7 +48,7 @@ derivatives those ``jax.grad`` calls evaluate are
   \partial L / \partial p_s &= \eta \sum g\, \mathrm{sign}(n)\, a^{1 - p_s} \log a / D.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import chex
@@ -65,7 +68,7 @@ def previous_bias_corrections(state: Any, b1: chex.Numeric, b2: chex.Numeric):
 
 
 def lookahead_sum(
-  knobs: chex.Array,
+  knobs: chex.Array | Sequence[chex.Array],
   inv_bc1: chex.Array,
   inv_bc2: chex.Array,
   eps: chex.Numeric,
@@ -78,12 +81,14 @@ def lookahead_sum(
 
   The one definition of the lookahead: :func:`lookahead_objective` sums it
   over the parameters, the step differentiates it with ``jax.grad``. Computed
-  in float32, or float64 for float64 leaves.
+  in float32, or float64 for float64 leaves. ``knobs`` are (p_m, p_v, p_s):
+  a (3,) array, or three arrays that broadcast against the piece.
   """
   g, m, v, g_prev = in_compute_dtype(g, m, v, g_prev)
   dtype = g.dtype
+  knobs = [jnp.asarray(knob).astype(dtype) for knob in knobs]
   v_hat = jnp.maximum(v * inv_bc2.astype(dtype), TINY)
-  u = direction(knobs.astype(dtype), m * inv_bc1.astype(dtype), v_hat, g_prev, eps)
+  u = direction(knobs, m * inv_bc1.astype(dtype), v_hat, g_prev, eps)
   return jnp.sum(g * u)
 
 
@@ -202,11 +207,16 @@ def knob_gradient_pieces(
   stored = [state.policy[k] for k in range(len(KNOBS))]
 
   def piece_gradient(g, m, v, g_prev):
-    def of_free_knobs(values):
-      return lookahead_sum(_with_free(stored, free, values), inv_bc1, inv_bc2, eps, g, m, v, g_prev)
+    def of_free_knobs(*values):
+      # Each free knob is spread over the piece (_fusion.spread: the same
+      # derivative, a faster sum on CPU); pinned knobs are constants.
+      spread = {k: _fusion.spread(x, g.shape) for k, x in zip(free, values, strict=True)}
+      knobs = [spread.get(k, jax.lax.stop_gradient(stored[k])) for k in range(len(KNOBS))]
+      return lookahead_sum(knobs, inv_bc1, inv_bc2, eps, g, m, v, g_prev)
 
     dtype = compute_dtype(g.dtype)
-    return jax.grad(of_free_knobs)(jnp.stack([stored[k] for k in free]).astype(dtype))
+    values = [stored[k].astype(dtype) for k in free]
+    return jnp.stack(jax.grad(of_free_knobs, argnums=tuple(range(len(free))))(*values))
 
   return piece_gradient
 

@@ -101,3 +101,39 @@ def test_gradients_summed_by_chunks_equal_the_gradient_of_the_whole_sum():
   by_chunks = _fusion.tree_sums(lambda x: jax.grad(piece_sum)(p, x), xs, chunk=8)
   whole = jax.grad(lambda p: sum(piece_sum(p, x.reshape(-1)) for x in xs))(p)
   np.testing.assert_allclose(by_chunks, whole, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(37,), (4, 5), ()])
+def test_spread_has_the_value_and_derivative_of_a_broadcast(shape):
+  # The knobs enter each piece of the lookahead through spread: its derivative
+  # must be broadcast_to's (the sum of the cotangent), whatever computes the sum.
+  rng = np.random.default_rng(4)
+  w = jnp.asarray(rng.standard_normal(shape), jnp.float32)
+
+  def loss(x, broadcast):
+    y = broadcast(x, w.shape)
+    return jnp.sum(jnp.exp(-y * w) * jnp.sin(3 * y + w))
+
+  x = jnp.float32(0.7)
+  np.testing.assert_array_equal(_fusion.spread(x, w.shape), jnp.broadcast_to(x, w.shape))
+  expected = jax.grad(loss)(x, jnp.broadcast_to)
+  np.testing.assert_allclose(jax.grad(loss)(x, _fusion.spread), expected, rtol=1e-5)
+  # Under vmap (an ensemble of optimizers) and jit.
+  xs = jnp.array([0.7, -1.2, 2.5], jnp.float32)
+  batched = jax.jit(jax.vmap(jax.grad(lambda x: loss(x, _fusion.spread))))
+  np.testing.assert_allclose(
+    batched(xs), [jax.grad(loss)(x, jnp.broadcast_to) for x in xs], rtol=1e-5, atol=1e-6
+  )
+
+
+def test_spread_sums_in_the_cotangent_dtype_with_float32_accuracy_or_better():
+  rng = np.random.default_rng(5)
+  w = rng.standard_normal(300_000)
+  with jax.enable_x64(True):
+    grad64 = jax.grad(lambda x: jnp.sum(jnp.asarray(w) * _fusion.spread(x, w.shape)))(1.0)
+    assert grad64.dtype == jnp.float64
+    np.testing.assert_allclose(grad64, np.sum(w), rtol=1e-12)
+  w32 = jnp.asarray(w, jnp.float32)
+  grad32 = jax.grad(lambda x: jnp.sum(w32 * _fusion.spread(x, w.shape)))(jnp.float32(1.0))
+  assert grad32.dtype == jnp.float32
+  np.testing.assert_allclose(grad32, np.sum(np.asarray(w32, np.float64)), rtol=1e-5, atol=1e-3)
