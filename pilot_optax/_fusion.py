@@ -35,7 +35,7 @@ a scalar knob ends in the transpose of broadcasting the knob over the piece: a
 sum of a per-element cotangent. XLA:CPU hands a plain sum, with the
 element-wise work that feeds it, to YNNPACK, one reduction per knob, and the
 values the three knobs' cotangents share are then stored and read again by
-each of them (about a fifth of the step's time at 11.2M parameters). The knobs
+each of them (a step 13-22% slower at 11.2M parameters). The knobs
 enter the piece through :func:`spread`, a broadcast whose transpose is the same
 sum written so that YNNPACK does not take it: XLA then computes the three
 cotangents in fused loops that share their inputs and sums each with a tree of
