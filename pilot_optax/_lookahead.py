@@ -175,15 +175,14 @@ def _free_knobs(policy_overrides: Mapping[str, float] | None) -> list[int]:
   return [k for k, name in enumerate(KNOBS) if name not in (policy_overrides or {})]
 
 
-def _with_free(fixed: list[chex.Array], free: list[int], values: chex.Array) -> chex.Array:
-  """The 3 knobs: ``values`` at the indices ``free``, ``fixed`` (constants) elsewhere."""
-  by_index = dict(zip(free, range(len(free)), strict=True))
-  return jnp.stack(
-    [
-      values[by_index[k]] if k in by_index else jax.lax.stop_gradient(fixed[k]).astype(values.dtype)
-      for k in range(len(KNOBS))
-    ]
-  )
+def _with_free(
+  fixed: Sequence[chex.Array], free: list[int], values: Sequence[chex.Array]
+) -> list[chex.Array]:
+  """The 3 knobs: ``values`` in turn at the indices ``free``, ``fixed`` (constants) elsewhere."""
+  at_free = dict(zip(free, values, strict=True))
+  return [
+    at_free[k] if k in at_free else jax.lax.stop_gradient(fixed[k]) for k in range(len(KNOBS))
+  ]
 
 
 def knob_gradient_pieces(
@@ -210,8 +209,7 @@ def knob_gradient_pieces(
     def of_free_knobs(*values):
       # Each free knob is spread over the piece (_fusion.spread: the same
       # derivative, a faster sum on CPU); pinned knobs are constants.
-      spread = {k: _fusion.spread(x, g.shape) for k, x in zip(free, values, strict=True)}
-      knobs = [spread.get(k, jax.lax.stop_gradient(stored[k])) for k in range(len(KNOBS))]
+      knobs = _with_free(stored, free, [_fusion.spread(x, g.shape) for x in values])
       return lookahead_sum(knobs, inv_bc1, inv_bc2, eps, g, m, v, g_prev)
 
     dtype = compute_dtype(g.dtype)
@@ -235,8 +233,8 @@ def meta_gradient(
   the policy map) give their blocks of φ zero. Not yet clipped.
   """
   zeros = [jnp.zeros([], state.phi.dtype)] * len(KNOBS)
-  d_loss_d_knobs = _with_free(
-    zeros, _free_knobs(policy_overrides), (-learning_rate * knob_gradient_sums)
+  d_loss_d_knobs = jnp.stack(
+    _with_free(zeros, _free_knobs(policy_overrides), -learning_rate * knob_gradient_sums)
   ).astype(state.phi.dtype)
   _, pull_back = jax.vjp(
     lambda phi: lookahead_knobs(phi, state, degree, policy_overrides), state.phi
