@@ -93,10 +93,14 @@ def learning_rate_schedule(peak: float, total_steps: int, warmup_steps: int = 0)
   return optax.cosine_decay_schedule(peak, total_steps)
 
 
-def hyperparameters(name: str, dataset: str, arch: str) -> dict:
-  """The documented hyperparameters of `name` for this dataset and architecture."""
+def hyperparameters(name: str, dataset: str, arch: str, peak_lr: float | None = None) -> dict:
+  """The documented hyperparameters of `name` for this dataset and architecture.
+
+  ``peak_lr`` replaces the documented peak learning rate (a learning-rate sweep).
+  """
   base = "pilot" if name in PILOT_FAMILY else name
-  hp = {"peak_learning_rate": PEAK_LEARNING_RATE[base], "weight_decay": WEIGHT_DECAY[base]}
+  peak = PEAK_LEARNING_RATE[base] if peak_lr is None else float(peak_lr)
+  hp = {"peak_learning_rate": peak, "weight_decay": WEIGHT_DECAY[base]}
   if name in PILOT_FAMILY:
     tuned = PILOT_TUNED[(dataset, arch)]
     hp |= tuned | {"lr_phi": tuned["lr_phi"] * LR_PHI_FACTOR[name]}

@@ -34,7 +34,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from benchmarks import checkpoints, processes, records
+from benchmarks import checkpoints, processes, records, trajectories
 from benchmarks.data import DataError, Dataset, load_dataset
 from benchmarks.optimizers import hyperparameters, learning_rate_schedule, parse_names
 from benchmarks.seeds import SeedGroup
@@ -43,8 +43,45 @@ WARMUP_EPOCHS = {"cnn": 0, "resnet18": 3}
 LOSS_VARIANCE_DEFINITION = "population variance of the per-batch training loss over the final epoch"
 
 
-def run_name(dataset: str, arch: str, optimizer: str, seed: int) -> str:
-  return f"{dataset}_{arch}_{optimizer}_seed{seed}"
+def run_name(
+  dataset: str, arch: str, optimizer: str, seed: int, peak_lr: float | None = None
+) -> str:
+  """The file name (without suffix) of a run; the peak learning rate is in it when not the default."""
+  lr = "" if peak_lr is None else f"_lr{peak_lr:g}"
+  return f"{dataset}_{arch}_{optimizer}{lr}_seed{seed}"
+
+
+# What defines a run besides (dataset, arch, optimizer, seed): a finished or checkpointed run is
+# reused under --resume only when all of these match (the optimizer's own hyperparameters too).
+SETUP_KEYS = ("epochs", "train_size", "batch_size", "precision")
+
+
+def run_setup(hp: dict, epochs: int, train_size: int, batch_size: int, precision: str) -> dict:
+  """Everything that defines a run's result, for comparison with a finished or checkpointed one."""
+  return dict(
+    epochs=epochs, train_size=train_size, batch_size=batch_size, precision=precision, **hp
+  )
+
+
+def record_setup(record: dict, keys) -> dict:
+  """:func:`run_setup`'s keys as a result JSON of ``benchmarks.train`` holds them."""
+  hp = record.get("hyperparameters", {})
+  return {k: record["epochs"] if k == "epochs" else hp.get(k) for k in keys}
+
+
+def setup_differences(found: dict, wanted: dict) -> list[str]:
+  """``key=found (asked: wanted)`` for each key whose value differs; [] when they match."""
+  return [
+    f"{k}={found.get(k)!r} (this run: {v!r})"
+    for k, v in wanted.items()
+    if not _same(found.get(k), v)
+  ]
+
+
+def _same(a, b) -> bool:
+  if isinstance(a, float) or isinstance(b, float):
+    return a is not None and b is not None and float(a) == float(b)
+  return a == b
 
 
 def _epoch_orders(shuffles, num_examples: int, steps: int, batch_size: int) -> np.ndarray:
@@ -69,11 +106,17 @@ def train_seeds(
   policy_every: int = 10,
   command: str = "",
   checkpoint_dir: Path | None = None,
+  peak_lr: float | None = None,
+  trajectory_dir: Path | None = None,
+  trajectory_every: int = 0,
 ) -> tuple[list[dict], tuple]:
   """Trains every seed of one optimizer in one program; returns their records and final state.
 
   With ``checkpoint_dir``, continues from the latest end-of-epoch checkpoint found
-  there and writes one after every epoch (process 0).
+  there and writes one after every epoch (process 0); a checkpoint made with another set-up
+  (:func:`run_setup`) is an error. ``peak_lr`` replaces the optimizer's documented peak
+  learning rate. With ``trajectory_every`` > 0, each seed's parameters are saved under
+  ``trajectory_dir/<run>/`` (:mod:`benchmarks.trajectories`).
   """
   steps_per_epoch = len(dataset.train_labels) // batch_size
   if steps_per_epoch == 0:
@@ -83,7 +126,8 @@ def train_seeds(
   if batch_size % jax.device_count():
     raise ValueError(f"batch size {batch_size} does not split over {jax.device_count()} devices.")
   total_steps = steps_per_epoch * epochs
-  hp = hyperparameters(optimizer, dataset.name, arch)
+  hp = hyperparameters(optimizer, dataset.name, arch, peak_lr)
+  setup = run_setup(hp, epochs, len(dataset.train_labels), batch_size, precision)
   # Runs shorter than the warm-up (smoke tests) warm up over their first half.
   warmup_steps = min(WARMUP_EPOCHS[arch] * steps_per_epoch, total_steps // 2)
   schedule = learning_rate_schedule(hp["peak_learning_rate"], total_steps, warmup_steps)
@@ -102,6 +146,12 @@ def train_seeds(
     found = checkpoints.latest_on_every_process(checkpoint_dir, group.state)
     if found is not None:
       done, leaves, progress = found
+      differences = setup_differences(progress.get("setup", {}), setup)
+      if differences:
+        raise SetupMismatchError(
+          f"the checkpoint in {checkpoint_dir} was made with {', '.join(differences)}; "
+          "remove it or use another --out."
+        )
       group.state = checkpoints.from_leaves(group.state, leaves)
       histories, policies, stopped = (
         progress["histories"],
@@ -112,6 +162,31 @@ def train_seeds(
   shuffles = [np.random.default_rng(seed) for seed in seeds]
   for _ in range(done):  # the data orders of the epochs already trained
     _epoch_orders(shuffles, len(dataset.train_labels), steps_per_epoch, batch_size)
+  writers = []
+  if trajectory_every > 0 and processes.is_writer():
+    for seed in seeds:
+      name = run_name(dataset.name, arch, optimizer, seed, peak_lr)
+      meta = trajectories.meta_for(
+        dataset=dataset.name,
+        arch=arch,
+        optimizer=optimizer,
+        seed=seed,
+        peak_lr=hp["peak_learning_rate"],
+        params=jax.tree.map(lambda x: x[0], group.state[0]),
+        steps_per_epoch=steps_per_epoch,
+      )
+      writers.append(
+        trajectories.TrajectoryWriter(trajectory_dir / name, meta, done * steps_per_epoch)
+      )
+
+  def save_snapshots(steps_done: int) -> None:
+    if writers:
+      params = processes.to_host(group.state[0])
+      for k, writer in enumerate(writers):
+        writer.write(steps_done, trajectories.flatten([x[k] for x in jax.tree.leaves(params)]))
+
+  if done == 0:
+    save_snapshots(0)
 
   for epoch in range(done + 1, epochs + 1):
     orders = processes.replicate(
@@ -132,6 +207,8 @@ def train_seeds(
       global_step = (epoch - 1) * steps_per_epoch + i
       loss, knob = group.train(train_x, train_y, orders, i, global_step, keys)
       losses.append(loss)
+      if writers and trajectories.snapshot_due(global_step + 1, trajectory_every, steps_per_epoch):
+        save_snapshots(global_step + 1)
       if group.records_policy and global_step % policy_every == 0:
         knobs.append((global_step + 1, knob))
       if i % 50 == 0 and i >= 50:
@@ -169,7 +246,7 @@ def train_seeds(
         f"{seconds:.1f}s ({len(seeds) * steps_per_epoch * batch_size / seconds:.0f} img/s)"
       )
     if checkpoint_dir is not None and processes.is_writer() and epoch < epochs and not all(stopped):
-      progress = dict(histories=histories, policies=policies, stopped=stopped)
+      progress = dict(histories=histories, policies=policies, stopped=stopped, setup=setup)
       checkpoints.save(checkpoint_dir, epoch, checkpoints.to_leaves(group.state), progress)
     if all(stopped):
       break
@@ -215,6 +292,10 @@ def train_seeds(
   return seed_records, group.state
 
 
+class SetupMismatchError(ValueError):
+  """A finished or checkpointed run was made with another set-up than the one asked for."""
+
+
 def _say(message: str) -> None:
   if processes.is_writer():
     tqdm.write(message)
@@ -239,7 +320,9 @@ def write_final_state(directory: Path, name: str, state, k: int) -> Path:
 
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(
-    prog="python -m benchmarks.train", description=__doc__.split("\n\n")[0]
+    prog="python -m benchmarks.train",
+    description=__doc__.split("\n\n")[0],
+    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
   )
   parser.add_argument("--dataset", required=True, choices=["fashionmnist", "cifar10"])
   parser.add_argument("--arch", required=True, choices=["cnn", "resnet18"])
@@ -250,6 +333,22 @@ def parse_args(argv=None):
     "pilot_frozen,pilot_fast_policy; 'all' is the paper's six",
   )
   parser.add_argument("--epochs", type=int, default=30)
+  parser.add_argument(
+    "--peak-lr",
+    default=None,
+    help="peak learning rate(s) replacing each optimizer's documented one: a value or a comma "
+    "list run one after another (a sweep); a value other than the default goes into the result's "
+    "file name (..._lr0.003_seed0.json), so one --out holds the whole sweep",
+  )
+  parser.add_argument(
+    "--trajectory-every",
+    type=int,
+    default=0,
+    help="save each run's parameters every K steps, at every epoch's end and before the first "
+    "step, under OUT/trajectories/<run>/ (for benchmarks.landscape); costs 4 bytes a parameter "
+    "a snapshot: the 0.8M-parameter cnn, 5 epochs at K=25, ~100 snapshots, ~330 MB a run. "
+    "0: off",
+  )
   parser.add_argument("--seeds", default="0,1,2", help="comma list of integers")
   parser.add_argument(
     "--data-dir", default=None, help="local original files; default: tensorflow-datasets"
@@ -295,6 +394,20 @@ def parse_args(argv=None):
     parser.error("--epochs, --batch-size and --policy-every must be >= 1, and --seeds non-empty.")
   if len(set(args.seed_list)) != len(args.seed_list):
     parser.error(f"--seeds: each seed once; got {args.seeds!r}.")
+  try:
+    args.peak_lrs = (
+      [None] if args.peak_lr is None else [float(x) for x in args.peak_lr.split(",") if x.strip()]
+    )
+  except ValueError:
+    parser.error(
+      f"--peak-lr: expected a number or a comma list such as 3e-4,1e-3; got {args.peak_lr!r}."
+    )
+  if not args.peak_lrs or any(lr is not None and not 0 < lr < float("inf") for lr in args.peak_lrs):
+    parser.error(
+      f"--peak-lr: each learning rate must be a finite number > 0; got {args.peak_lr!r}."
+    )
+  if args.trajectory_every < 0:
+    parser.error(f"--trajectory-every must be >= 0 (0: off); got {args.trajectory_every}.")
   if args.train_size is not None and args.train_size < 1:
     parser.error(f"--train-size must be >= 1; got {args.train_size}.")
   multi = (args.coordinator, args.num_processes, args.process_id)
@@ -330,54 +443,82 @@ def main(argv=None):
       f"images; {jax.process_count()} process(es), devices: {jax.devices()}",
       flush=True,
     )
-  for optimizer in args.optimizers:
-    # Finished runs are skipped under --resume (process 0 decides: only it has the files).
-    finished = np.array(
-      [
-        args.resume and (out / f"{run_name(dataset.name, args.arch, optimizer, s)}.json").exists()
-        for s in args.seed_list
-      ]
+  try:
+    for peak_lr in args.peak_lrs:
+      for optimizer in args.optimizers:
+        run_optimizer(args, dataset, optimizer, peak_lr, out, command)
+  except SetupMismatchError as e:
+    sys.exit(f"error: {e}")
+
+
+def run_optimizer(args, dataset: Dataset, optimizer: str, peak_lr, out: Path, command: str):
+  """Trains (or, under --resume, skips or continues) every seed of one optimizer at one peak LR."""
+  hp = hyperparameters(optimizer, dataset.name, args.arch, peak_lr)
+  if (
+    peak_lr is not None
+    and hp["peak_learning_rate"]
+    == hyperparameters(optimizer, dataset.name, args.arch)["peak_learning_rate"]
+  ):
+    peak_lr = None  # the default: the run keeps its default name
+  setup = run_setup(hp, args.epochs, len(dataset.train_labels), args.batch_size, args.precision)
+
+  def name(seed):
+    return run_name(dataset.name, args.arch, optimizer, seed, peak_lr)
+
+  # Finished runs are skipped under --resume (process 0 decides: only it has the files), and
+  # only when they answer the same question: a result made with another set-up is an error.
+  finished = np.zeros(len(args.seed_list), bool)
+  if args.resume and processes.is_writer():
+    for k, seed in enumerate(args.seed_list):
+      path = out / f"{name(seed)}.json"
+      if path.exists():
+        differences = setup_differences(record_setup(json.loads(path.read_text()), setup), setup)
+        if differences:
+          raise SetupMismatchError(
+            f"{path} was made with {', '.join(differences)}; remove it or use another --out."
+          )
+        finished[k] = True
+  todo = [s for s, f in zip(args.seed_list, processes.from_writer(finished), strict=True) if not f]
+  for seed in sorted(set(args.seed_list) - set(todo)):
+    _say(f"skipping {name(seed)}: its result exists with this set-up (--resume)")
+  groups = [todo] if args.vmap_seeds and todo else [[s] for s in todo]
+  for seeds in groups:
+    checkpoint_dir = None
+    if args.resume:
+      tag = "-".join(map(str, seeds))
+      lr = "" if peak_lr is None else f"_lr{peak_lr:g}"
+      checkpoint_dir = (
+        out / "checkpoints" / f"{dataset.name}_{args.arch}_{optimizer}{lr}_seeds{tag}"
+      )
+    seed_records, state = train_seeds(
+      dataset,
+      args.arch,
+      optimizer,
+      seeds,
+      args.epochs,
+      precision=args.precision,
+      batch_size=args.batch_size,
+      policy_every=args.policy_every,
+      command=command,
+      checkpoint_dir=checkpoint_dir,
+      peak_lr=peak_lr,
+      trajectory_dir=out / trajectories.DIRNAME,
+      trajectory_every=args.trajectory_every,
     )
-    todo = [
-      s for s, f in zip(args.seed_list, processes.from_writer(finished), strict=True) if not f
-    ]
-    for seed in sorted(set(args.seed_list) - set(todo)):
-      _say(
-        f"skipping {run_name(dataset.name, args.arch, optimizer, seed)}: its result exists (--resume)"
+    if not processes.is_writer():
+      continue
+    for k, record in enumerate(seed_records):
+      path = out / f"{name(record['seed'])}.json"
+      path.write_text(json.dumps(record, indent=1))
+      if args.final_state:
+        write_final_state(Path(args.final_state), name(record["seed"]), state, k)
+      f = record["final"]
+      print(
+        f"wrote {path}: val acc {100 * f['val_accuracy']:.2f}%, val loss {f['val_loss']:.4f}",
+        flush=True,
       )
-    groups = [todo] if args.vmap_seeds and todo else [[s] for s in todo]
-    for seeds in groups:
-      checkpoint_dir = None
-      if args.resume:
-        tag = "-".join(map(str, seeds))
-        checkpoint_dir = out / "checkpoints" / f"{dataset.name}_{args.arch}_{optimizer}_seeds{tag}"
-      seed_records, state = train_seeds(
-        dataset,
-        args.arch,
-        optimizer,
-        seeds,
-        args.epochs,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        policy_every=args.policy_every,
-        command=command,
-        checkpoint_dir=checkpoint_dir,
-      )
-      if not processes.is_writer():
-        continue
-      for k, record in enumerate(seed_records):
-        name = run_name(dataset.name, args.arch, optimizer, record["seed"])
-        path = out / f"{name}.json"
-        path.write_text(json.dumps(record, indent=1))
-        if args.final_state:
-          write_final_state(Path(args.final_state), name, state, k)
-        f = record["final"]
-        print(
-          f"wrote {path}: val acc {100 * f['val_accuracy']:.2f}%, val loss {f['val_loss']:.4f}",
-          flush=True,
-        )
-      if checkpoint_dir is not None:
-        checkpoints.remove(checkpoint_dir)
+    if checkpoint_dir is not None:
+      checkpoints.remove(checkpoint_dir)
 
 
 if __name__ == "__main__":
