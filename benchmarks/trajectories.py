@@ -17,7 +17,6 @@ Cost: 4 bytes a parameter a snapshot (the 0.8M-parameter SmallCNN: 3.3 MB; 100 s
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -135,7 +134,3 @@ def find_runs(out: Path) -> dict[str, Path]:
   if not root.is_dir():
     return {}
   return {p.parent.name: p.parent for p in sorted(root.glob(f"*/{META}"))}
-
-
-def stack_snapshots(points: Sequence[np.ndarray]) -> np.ndarray:
-  return np.concatenate([np.asarray(p, np.float32) for p in points])

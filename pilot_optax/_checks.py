@@ -74,8 +74,13 @@ def check_range(
 
 
 def check_degree(degree: Any) -> None:
-  """Raises ValueError unless degree is a Python int >= 1 (bools excluded)."""
-  if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
+  """Raises TypeError unless degree is a Python int (bools excluded), ValueError if it is < 1."""
+  if isinstance(degree, bool) or not isinstance(degree, int):
+    raise TypeError(
+      f"degree must be a Python int >= 1 (it sets the size of phi); got {type(degree).__name__}"
+      f" {degree!r}. Under optax.inject_hyperparams, pass static_args=('degree',)."
+    )
+  if degree < 1:
     raise ValueError(
       f"degree must be a Python int >= 1 (it sets the size of phi); got {degree!r}."
       " Under optax.inject_hyperparams, pass static_args=('degree',)."

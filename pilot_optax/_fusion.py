@@ -216,7 +216,7 @@ def tree_sums(
   """
   if chunk == "auto":
     chunk = default_chunk()
-  leaves = list(zip(*(jax.tree.leaves(tree) for tree in trees), strict=True))
+  leaves = list(zip(*(map(jnp.asarray, jax.tree.leaves(tree)) for tree in trees), strict=True))
   if not leaves:
     empty = [jax.ShapeDtypeStruct((0,), jnp.float32)] * len(trees)
     shape = jax.eval_shape(piece_sums, *empty)

@@ -57,7 +57,14 @@ import jax.numpy as jnp
 import optax
 
 from pilot_optax import _fusion
-from pilot_optax._math import TINY, bias_correction, compute_dtype, direction, in_compute_dtype
+from pilot_optax._math import (
+  TINY,
+  bias_correction,
+  compute_dtype,
+  direction,
+  finite_only,
+  in_compute_dtype,
+)
 from pilot_optax._policy import KNOBS, policy_knobs
 
 
@@ -82,9 +89,10 @@ def lookahead_sum(
   The one definition of the lookahead: :func:`lookahead_objective` sums it
   over the parameters, the step differentiates it with ``jax.grad``. Computed
   in float32, or float64 for float64 leaves. ``knobs`` are (p_m, p_v, p_s):
-  a (3,) array, or three arrays that broadcast against the piece.
+  a (3,) array, or three arrays that broadcast against the piece. Elements where g, m, v or
+  g_prev is nan or inf are left out of the sum (:func:`pilot_optax._math.finite_only`).
   """
-  g, m, v, g_prev = in_compute_dtype(g, m, v, g_prev)
+  g, m, v, g_prev = finite_only(*in_compute_dtype(g, m, v, g_prev))
   dtype = g.dtype
   knobs = [jnp.asarray(knob).astype(dtype) for knob in knobs]
   v_hat = jnp.maximum(v * inv_bc2.astype(dtype), TINY)

@@ -71,6 +71,20 @@ def direction(
   return jnp.sign(n) * magnitude / denom
 
 
+def finite_only(*xs: chex.Array) -> tuple[chex.Array, ...]:
+  """``xs`` with 0 at every element where any of them is nan or inf, elsewhere unchanged.
+
+  The sums over the parameters (the agreement, the lookahead) leave out the elements whose
+  gradient or moments are not finite, so that one bad element does not make the policy nan:
+  it stays in that element, as with Adam. Zeroing the inputs (not masking the terms) keeps the
+  derivative finite too: a term masked after the fact would still pass 0 * nan = nan back.
+  """
+  ok = jnp.isfinite(xs[0])
+  for x in xs[1:]:
+    ok = ok & jnp.isfinite(x)
+  return tuple(jnp.where(ok, x, jnp.zeros_like(x)) for x in xs)
+
+
 def in_compute_dtype(*xs: chex.Array) -> tuple[chex.Array, ...]:
   """``xs`` cast to the compute dtype of the first (float32, or wider)."""
   dtype = compute_dtype(xs[0].dtype)

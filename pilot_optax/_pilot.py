@@ -36,7 +36,14 @@ import optax
 
 from pilot_optax import _checks, _fusion
 from pilot_optax._lookahead import knob_gradient_pieces, meta_gradient
-from pilot_optax._math import TINY, bias_correction, compute_dtype, direction, in_compute_dtype
+from pilot_optax._math import (
+  TINY,
+  bias_correction,
+  compute_dtype,
+  direction,
+  finite_only,
+  in_compute_dtype,
+)
 from pilot_optax._policy import init_phi, policy_knobs
 
 
@@ -62,9 +69,12 @@ def _learning_rate_at(learning_rate: optax.ScalarOrSchedule, count: chex.Array):
 
 
 def _agreement_sums(g: chex.Array, m: chex.Array, v: chex.Array, g_prev: chex.Array) -> chex.Array:
-  """<g, g_{t-1}>, |g|², |g_{t-1}|² over a piece, in float32 or wider (m, v unused)."""
+  """<g, g_{t-1}>, |g|², |g_{t-1}|² over a piece, in float32 or wider (m, v unused).
+
+  Over the elements where g and g_{t-1} are finite (:func:`pilot_optax._math.finite_only`).
+  """
   del m, v
-  g, g_prev = in_compute_dtype(g, g_prev)
+  g, g_prev = finite_only(*in_compute_dtype(g, g_prev))
   return jnp.stack([jnp.sum(g * g_prev), jnp.sum(g * g), jnp.sum(g_prev * g_prev)])
 
 
@@ -191,7 +201,7 @@ def scale_by_pilot(
   def update_fn(updates, state, params=None, **extra_args):
     del params, extra_args
     _check_grads_match(updates, state)
-    grads = updates
+    grads = jax.tree.map(jnp.asarray, updates)  # Python scalars too, as optax.adam takes them
     lr = _learning_rate_at(learning_rate, state.count)
     count = optax.safe_increment(state.count)
 
@@ -222,7 +232,9 @@ def scale_by_pilot(
       meta_grad = jnp.zeros_like(state.phi)
     else:
       meta_grad = meta_gradient(sums[3:], state, lr, degree=degree, policy_overrides=overrides)
-    meta_grad = jnp.where(state.count >= 1, meta_grad, 0.0)
+    # φ does not move at the first step, nor (a guard: the sums already leave non-finite
+    # elements out) when the meta-gradient is not finite.
+    meta_grad = jnp.where((state.count >= 1) & jnp.isfinite(meta_grad).all(), meta_grad, 0.0)
     meta_grad = meta_grad * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(meta_grad) + TINY))
     phi = (state.phi - lr_phi * meta_grad).astype(jnp.float32)
 

@@ -17,14 +17,14 @@ def pilot_states(opt_state: Any) -> dict[str, PilotState]:
   ``optax.partition`` the path holds the group's label.
 
   Args:
-    opt_state: an optimizer state (any pytree), e.g. ``tx.init(params)``. Under
-      ``flax.nnx.Optimizer``, whose leaves are ``OptArray`` variables, pass
-      ``jax.tree.map(lambda v: v[...], optimizer.opt_state,
-      is_leaf=lambda x: isinstance(x, nnx.Variable))``.
+    opt_state: an optimizer state (any pytree), e.g. ``tx.init(params)``, or
+      ``optimizer.opt_state`` of a ``flax.nnx.Optimizer`` as it is (plain or
+      under ``optax.partition``): its variables are read for their values.
 
   Returns:
-    ``{path: state}`` in tree order; ``state.rho``, ``state.policy`` (p_m,
-    p_v, p_s of the last step) and ``state.phi`` are the group's policy.
+    ``{path: state}`` in tree order, each field a plain array (or
+    ``optax.MaskedNode``); ``state.rho``, ``state.policy`` (p_m, p_v, p_s of
+    the last step) and ``state.phi`` are the group's policy.
 
   Example:
     >>> import jax.numpy as jnp, optax
@@ -39,7 +39,19 @@ def pilot_states(opt_state: Any) -> dict[str, PilotState]:
     opt_state, is_leaf=lambda x: isinstance(x, PilotState)
   )[0]
   return {
-    jax.tree_util.keystr(path, simple=True, separator="/"): leaf
+    jax.tree_util.keystr(path, simple=True, separator="/"): jax.tree.map(
+      _value, leaf, is_leaf=_is_variable
+    )
     for path, leaf in found
     if isinstance(leaf, PilotState)
   }
+
+
+def _is_variable(x: Any) -> bool:
+  # A flax.nnx.Variable (nnx.Optimizer wraps each state leaf in one), recognised by its
+  # accessor so that pilot_optax need not import flax.
+  return callable(getattr(x, "get_value", None))
+
+
+def _value(x: Any) -> Any:
+  return x.get_value() if _is_variable(x) else x

@@ -355,8 +355,6 @@ def test_state_dtypes_stable_inside_lax_cond(params):
     (dict(lr_phi=-0.01), "lr_phi"),
     (dict(weight_decay=-1e-4), "weight_decay"),
     (dict(degree=0), "degree"),
-    (dict(degree=2.0), "degree"),
-    (dict(degree=True), "degree"),
     (dict(policy_overrides={"pq": 0.5}), "pq"),
     (dict(policy_overrides={"pv": 0.7}), "pv"),
     (dict(policy_overrides={"pm": -0.1}), "pm"),
@@ -532,6 +530,8 @@ def test_integer_mu_dtype_raises():
     (dict(lr_phi=jnp.ones(2)), "lr_phi"),
     (dict(eps=np.array([1e-8])), "eps.*shape"),
     (dict(policy_overrides={"pm": "1"}), "policy_overrides"),
+    (dict(degree=2.0), "degree must be a Python int"),
+    (dict(degree=True), "degree"),
   ],
 )
 def test_hyperparameters_of_the_wrong_type_raise_naming_them(kwargs, name):
@@ -630,3 +630,45 @@ def test_bfloat16_agreement_against_a_float64_cosine():
   cosine = g1 @ g2 / (np.linalg.norm(g1) * np.linalg.norm(g2))
   # ρ_1 = 0 (no previous gradient), ρ_2 = (1 - γ) r_2.
   np.testing.assert_allclose(optax.tree.get(state, "rho"), (1 - gamma) * cosine, rtol=1e-5)
+
+
+# --- non-finite gradients ------------------------------------------------------------------
+
+
+def _nan_then_clean(tx, steps=3):
+  params = {"a": jnp.ones(3), "b": jnp.ones(4)}
+  state = tx.init(params)
+  bad = {"a": jnp.array([jnp.nan, 1.0, 1.0]), "b": jnp.ones(4)}
+  updates, state = tx.update(bad, state, params)
+  params = optax.apply_updates(params, updates)
+  phis = []
+  for i in range(steps):
+    grads = {"a": jnp.array([0.5, -1.0, 2.0]) * (i + 1), "b": jnp.linspace(-1, 1, 4)}
+    updates, state = tx.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+    phis.append(optax.tree.get(state, "phi", None))
+  return params, state, phis
+
+
+def test_one_nan_gradient_element_stays_in_its_element_as_with_adam():
+  ours, state, phis = _nan_then_clean(pilot(0.1, lr_phi=1.0))
+  adams, _, _ = _nan_then_clean(optax.adam(0.1))
+  for key in ours:
+    np.testing.assert_array_equal(np.isnan(ours[key]), np.isnan(adams[key]), err_msg=key)
+  assert (
+    np.isnan(ours["a"][0]) and np.isfinite(ours["a"][1:]).all() and np.isfinite(ours["b"]).all()
+  )
+  # The policy survives and keeps learning from the finite elements.
+  for field in ("rho", "phi", "policy"):
+    assert np.isfinite(optax.tree.get(state, field)).all(), field
+  assert float(jnp.abs(phis[-1] - phis[0]).max()) > 0
+
+
+def test_python_float_gradient_leaves_are_accepted_as_by_adam():
+  params = {"w": jnp.ones(3), "s": jnp.float32(2.0)}
+  grads = {"w": jnp.ones(3), "s": 0.5}
+  for tx in (pilot(0.1), optax.adam(0.1)):
+    state = tx.init(params)
+    for _ in range(2):
+      updates, state = tx.update(grads, state, params)
+    assert np.isfinite(updates["s"]) and float(updates["s"]) < 0

@@ -1,0 +1,555 @@
+"""The loss landscape with every optimizer's path through it (the paper's figure), in JAX.
+
+    python -m benchmarks.landscape OUT --optimizers pilot,adam,adamw --seed 0 \
+        [--directions pca|random] [--grid 31] [--points 4096] [--data-dir DIR]
+
+Reads the parameter snapshots that ``benchmarks.train --trajectory-every K`` saved under
+``OUT/trajectories/`` for the chosen optimizers and seed, and draws:
+
+- **the plane.** Two directions shared by all the paths. By default (``pca``) the top two
+  principal directions of every snapshot of every run together, taken about the paths'
+  common start θ₀ (the same seed starts every optimizer at the same point): the plane then
+  passes exactly through θ₀ and is the 2-D subspace through θ₀ that holds the most of the
+  paths' squared displacement ‖θ − θ₀‖². Centring on the union's mean instead would put the
+  plane through a point no optimizer visited, and θ₀ only approximately in it. The share of
+  that displacement each direction holds is printed, recorded and written on the axes.
+  With ``random``: two Gaussian directions, filter-normalised as in Li et al. (2018) (each
+  output filter of a kernel, and each 1-D parameter as a whole, scaled to the norm of the
+  same filter of the parameters), centred on one run's end point (``--center``).
+- **the loss (and accuracy) on a G×G grid** over that plane, on a fixed subset of training
+  images (``--points``), the extent covering every path with a margin. All grid points are
+  evaluated by one jitted program (``lax.map`` over points, vmapped in batches); the host
+  only feeds it rows of the grid, for a progress bar.
+- **a 1-D view**: the loss along the straight lines from θ₀ to each of two end points and
+  between them (``--line pilot,adam``), which tells whether they end in one basin (no
+  barrier on the segment) or not.
+
+Models with BatchNorm (ResNet-18): a point of the plane has parameters but no running
+statistics of its own (interpolating those of the runs would mean nothing), so the loss is
+taken in training mode: every batch of the evaluation subset is normalised by its own
+statistics, at every grid point alike (as Li et al. do). Models without BatchNorm (the cnn)
+are evaluated as at test time; they have no other mode-dependent layer.
+
+Writes ``OUT/landscape_<dataset>_<arch>_seed<S>[_random].png`` and ``.json`` (the grid, each
+path's coordinates and its distance from the plane, the directions' shares, the 1-D lines,
+the wall time and the command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from tqdm.auto import tqdm
+
+from benchmarks import records, trajectories
+from benchmarks.data import DataError, Dataset, load_dataset
+from benchmarks.models import build_model
+from benchmarks.seeds import preprocess
+
+# Okabe & Ito's colour-blind-safe palette, one colour per optimizer.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+LINE_COLOURS = ("#000000", "#56B4E9", "#E69F00")
+EVAL_BATCH = 1024
+
+
+class LandscapeError(ValueError):
+  """Bad input: the message names what is missing."""
+
+
+# --- directions ------------------------------------------------------------------------------
+
+
+def pca_directions(paths: list[np.ndarray], origin: np.ndarray, k: int = 2, chunk: int = 1 << 18):
+  """The top ``k`` principal directions of the snapshots' displacements from ``origin``.
+
+  Args:
+    paths: arrays (T_i, P) of snapshots (memory-mapped is fine).
+    origin: (P,), the point the displacements are taken from.
+    k: how many directions.
+    chunk: parameters per block of the Gram matrix (memory).
+
+  Returns:
+    ``(directions, shares)``: (k, P) orthonormal float32 rows, and the share of the total
+    squared displacement Σ‖θ − origin‖² that each holds.
+
+  The N×N Gram matrix of the displacements (N snapshots in all) is accumulated in float64
+  block by block over the parameters, so that no (N, P) copy is made; its top eigenvectors
+  give the right singular vectors.
+  """
+  n_total, size = sum(len(p) for p in paths), origin.shape[0]
+  gram = np.zeros((n_total, n_total))
+  for start in range(0, size, chunk):
+    block = np.concatenate([np.asarray(p[:, start : start + chunk], np.float64) for p in paths])
+    block -= origin[start : start + chunk]
+    gram += block @ block.T
+  eigenvalues, eigenvectors = np.linalg.eigh(gram)
+  order = np.argsort(eigenvalues)[::-1][:k]
+  total = max(float(np.trace(gram)), np.finfo(np.float64).tiny)
+  values, vectors = np.maximum(eigenvalues[order], 0.0), eigenvectors[:, order]
+  directions = np.zeros((k, size), np.float64)
+  for start in range(0, size, chunk):
+    block = np.concatenate([np.asarray(p[:, start : start + chunk], np.float64) for p in paths])
+    block -= origin[start : start + chunk]
+    directions[:, start : start + chunk] = vectors.T @ block
+  norms = np.linalg.norm(directions, axis=1, keepdims=True)
+  if np.any(norms == 0):
+    raise LandscapeError("the paths do not move away from their start: no plane to draw.")
+  return (directions / norms).astype(np.float32), values / total
+
+
+def filter_normalized_direction(params, key) -> list[np.ndarray]:
+  """A Gaussian direction like ``params``, each filter scaled to the parameters' filter norm.
+
+  A filter is a slice along the last axis (a kernel's output channel, a dense layer's output
+  unit, Flax's layout); a 1-D parameter is one filter (Li et al. 2018, "filter normalization").
+  Returns the direction's leaves, in ``jax.tree.leaves`` order.
+  """
+  leaves = [np.asarray(x, np.float32) for x in jax.tree.leaves(params)]
+  keys = jax.random.split(key, len(leaves))
+  out = []
+  for x, k in zip(leaves, keys, strict=True):
+    d = np.array(jax.random.normal(k, x.shape, jnp.float32))
+    if x.ndim <= 1:
+      d *= np.linalg.norm(x) / max(np.linalg.norm(d), 1e-12)
+    else:
+      axes = tuple(range(x.ndim - 1))
+      d *= np.sqrt(np.sum(x * x, axes)) / np.maximum(np.sqrt(np.sum(d * d, axes)), 1e-12)
+    out.append(d)
+  return out
+
+
+def project(points: np.ndarray, origin: np.ndarray, directions: np.ndarray):
+  """Coordinates of ``points`` (T, P) in the plane and their distance from it.
+
+  Least squares, so that non-orthogonal (random) directions are handled too.
+  """
+  displacement = np.asarray(points, np.float64) - origin
+  basis = directions.astype(np.float64)
+  coords = np.linalg.solve(basis @ basis.T, basis @ displacement.T).T
+  residual = np.linalg.norm(displacement - coords @ basis, axis=1)
+  return coords, residual
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+class PlaneEvaluator:
+  """Loss and accuracy at θ = origin + c₁d₁ + c₂d₂ for many (c₁, c₂), by one jitted program.
+
+  The origin and the two directions are arguments of the program, not constants, so the plane,
+  the 1-D lines and single points all run through the one compiled function (``chunk`` points
+  a call, ``batch`` of them vmapped together inside ``lax.map``).
+  """
+
+  def __init__(self, arch: str, dataset: Dataset, images, labels, *, chunk: int, batch: int = 8):
+    _, h, _, c = dataset.train_images.shape
+    model = build_model(arch, c, dataset.num_classes, h)
+    self.has_batch_norm = any(isinstance(m, nnx.BatchNorm) for _, m in nnx.iter_modules(model))
+    if self.has_batch_norm:
+      model.train()  # each batch normalised by its own statistics (module docstring)
+    else:
+      model.eval()
+    self.graph, self.like, self.rest = nnx.split(model, nnx.Param, ...)
+    x = preprocess(jnp.asarray(images), dataset, None, False, jnp.float32)
+    size = min(EVAL_BATCH, len(labels))
+    n = (len(labels) // size) * size  # whole batches (all of them when N <= EVAL_BATCH)
+    self.x = x[:n].reshape(n // size, size, *x.shape[1:])
+    self.y = jnp.asarray(labels[:n], jnp.int32).reshape(n // size, size)
+    self.chunk, self.batch = chunk, batch
+    self._program = jax.jit(self._evaluate_many)
+    self._point = jax.jit(lambda flat: self.loss_at(trajectories.unflatten(flat, self.like)))
+
+  def at_point(self, flat) -> tuple[float, float]:
+    """Loss and accuracy at one flat parameter vector (a run's end point, off the plane)."""
+    loss, acc = jax.device_get(self._point(jnp.asarray(flat, jnp.float32)))
+    return float(loss), float(acc)
+
+  @property
+  def num_images(self) -> int:
+    return int(self.y.size)
+
+  def loss_at(self, params):
+    """Mean loss and accuracy of the model with ``params`` over the evaluation subset."""
+
+    def one_batch(carry, xy):
+      x, y = xy
+      model = nnx.merge(self.graph, params, self.rest, copy=True)
+      logits = model(x).astype(jnp.float32)
+      loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).sum()
+      right = jnp.sum(jnp.argmax(logits, -1) == y)
+      return (carry[0] + loss, carry[1] + right), None
+
+    (loss, right), _ = jax.lax.scan(one_batch, (0.0, 0), (self.x, self.y))
+    return loss / self.y.size, right / self.y.size
+
+  def _evaluate_many(self, origin, directions, coefficients):
+    def at(c):
+      return self.loss_at(trajectories.unflatten(origin + c @ directions, self.like))
+
+    return jax.lax.map(at, coefficients, batch_size=self.batch)
+
+  def __call__(self, origin, directions, coefficients, desc: str = ""):
+    """Loss and accuracy at each row of ``coefficients`` (M, k <= 2): two (M,) host arrays."""
+    coefficients = np.asarray(coefficients, np.float32)
+    directions = np.asarray(directions, np.float32)
+    if directions.shape[0] < 2:  # a line (or a point): pad to the plane's two directions
+      pad = 2 - directions.shape[0]
+      directions = np.concatenate([directions, np.zeros((pad, directions.shape[1]), np.float32)])
+      coefficients = np.concatenate(
+        [coefficients, np.zeros((len(coefficients), pad), np.float32)], 1
+      )
+    origin = jnp.asarray(origin, jnp.float32)
+    directions = jnp.asarray(directions)
+    losses, accuracies = [], []
+    bar = tqdm(total=len(coefficients), desc=desc, unit="point", file=sys.stderr, leave=False)
+    for start in range(0, len(coefficients), self.chunk):
+      part = coefficients[start : start + self.chunk]
+      keep = len(part)
+      if keep < self.chunk:  # the same shape every call: one compiled program
+        part = np.concatenate([part, np.repeat(part[-1:], self.chunk - keep, axis=0)])
+      loss, acc = jax.device_get(self._program(origin, directions, jnp.asarray(part)))
+      losses.append(loss[:keep])
+      accuracies.append(acc[:keep])
+      bar.update(keep)
+    bar.close()
+    return np.concatenate(losses), np.concatenate(accuracies)
+
+
+# --- reading the runs ------------------------------------------------------------------------
+
+
+def load_paths(out: Path, optimizers: list[str], seed: int) -> dict[str, trajectories.Trajectory]:
+  """The trajectory of each optimizer's run with ``seed`` in ``out``; LandscapeError if missing."""
+  found = trajectories.find_runs(out)
+  if not found:
+    raise LandscapeError(
+      f"{Path(out) / trajectories.DIRNAME}: no trajectories (train with "
+      "`python -m benchmarks.train ... --trajectory-every K --out OUT` first)."
+    )
+  paths = {}
+  for optimizer in optimizers:
+    matches = [
+      name
+      for name, folder in found.items()
+      if json.loads((folder / trajectories.META).read_text())["optimizer"] == optimizer
+    ]
+    wanted = [n for n in matches if n.endswith(f"_seed{seed}") and f"_{optimizer}_seed" in n]
+    if not matches:
+      raise LandscapeError(
+        f"no trajectory of {optimizer!r} in {Path(out) / trajectories.DIRNAME} "
+        f"(runs there: {', '.join(sorted(found))})."
+      )
+    if not wanted:
+      seeds = sorted(n.rsplit("_seed", 1)[1] for n in matches)
+      raise LandscapeError(
+        f"no trajectory of {optimizer!r} with seed {seed} (its seeds there: {', '.join(seeds)})."
+      )
+    paths[optimizer] = trajectories.Trajectory(found[wanted[0]])
+  metas = {(t.meta["dataset"], t.meta["arch"], t.meta["num_params"]) for t in paths.values()}
+  if len(metas) > 1:
+    raise LandscapeError(f"the runs are of different models or datasets: {sorted(metas)}.")
+  starts = [t.points[0] for t in paths.values() if t.steps[0] == 0]
+  if len(starts) != len(paths):
+    missing = [o for o, t in paths.items() if t.steps[0] != 0]
+    raise LandscapeError(f"trajectories without their initial point (step 0): {missing}.")
+  if any(not np.array_equal(starts[0], s) for s in starts[1:]):
+    raise LandscapeError("the runs do not start from the same parameters (different seeds?).")
+  return paths
+
+
+def grid_extent(coords: list[np.ndarray], margin: float) -> tuple[np.ndarray, np.ndarray]:
+  """(low, high) per axis that hold every path with ``margin`` times its span on each side."""
+  allc = np.concatenate(coords)
+  low, high = allc.min(0), allc.max(0)
+  span = np.maximum(high - low, 1e-6)
+  return low - margin * span, high + margin * span
+
+
+# --- the picture -----------------------------------------------------------------------------
+
+
+def plot(result: dict, png: Path) -> None:
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  from matplotlib.colors import LogNorm
+
+  fig, (ax, ax_line) = plt.subplots(
+    1, 2, figsize=(13, 5.6), gridspec_kw=dict(width_ratios=[1.35, 1])
+  )
+  grid = result["grid"]
+  a, b = np.asarray(grid["a"]), np.asarray(grid["b"])
+  loss = np.asarray(grid["loss"])
+  finite = loss[np.isfinite(loss)]
+  lo, hi = max(finite.min(), 1e-4), finite.max()
+  levels = np.geomspace(lo, hi, 30)
+  filled = ax.contourf(
+    a, b, loss.T, levels=levels, norm=LogNorm(lo, hi), cmap="Greys_r", extend="both"
+  )
+  ax.contour(a, b, loss.T, levels=levels[::3], colors="white", linewidths=0.4, alpha=0.6)
+  fig.colorbar(filled, ax=ax, label="training loss (log scale)", format="%.2g")
+  for i, path in enumerate(result["paths"].values()):
+    color = PALETTE[i % len(PALETTE)]
+    xy = np.asarray(path["coords"])
+    ax.plot(xy[:, 0], xy[:, 1], "-", color=color, lw=1.6, label=path["label"])
+    ends = np.asarray(path["epoch_end_index"], int)
+    ax.plot(xy[ends, 0], xy[ends, 1], "o", color=color, ms=4)
+    ax.plot(xy[-1, 0], xy[-1, 1], "*", color=color, ms=13, mec="black", mew=0.6)
+    ax.annotate(
+      f"{path['label']} (loss {path['final_loss']:.3f})",
+      xy[-1],
+      xytext=(6, 4 + 10 * (i % 3)),
+      textcoords="offset points",
+      fontsize=8,
+      color=color,
+    )
+  ax.plot(0, 0, "s", color="white", mec="black", ms=7, label="start (all runs)")
+  shares = result["directions"]["shares"]
+  kind = result["directions"]["kind"]
+  axis = "PC" if kind == "pca" else "random direction "
+  ax.set_xlabel(f"{axis}1 ({100 * shares[0]:.1f}% of the paths' displacement)" if shares else "d1")
+  ax.set_ylabel(f"{axis}2 ({100 * shares[1]:.1f}%)" if shares else "d2")
+  ax.set_title(
+    f"{result['dataset']} / {result['arch']}, seed {result['seed']}: training loss on the plane"
+    f" ({result['points']} images)",
+    fontsize=10,
+  )
+  ax.legend(fontsize=8, loc="best", framealpha=0.8)
+  for i, line in enumerate(result["lines"]):
+    t = np.asarray(line["t"])
+    ax_line.plot(
+      t, line["loss"], lw=1.6, label=line["label"], color=PALETTE[(i + 5) % len(PALETTE)]
+    )
+  ax_line.axvline(0, color="grey", lw=0.5)
+  ax_line.axvline(1, color="grey", lw=0.5)
+  ax_line.set_yscale("log")
+  ax_line.set_xlabel("t along the segment (0: its first point, 1: its second)")
+  ax_line.set_ylabel("training loss (log scale)")
+  ax_line.set_title(
+    "straight lines between the points (one basin: no bump between 0 and 1)", fontsize=10
+  )
+  ax_line.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(png, dpi=130)
+  plt.close(fig)
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def compute(args, paths: dict[str, trajectories.Trajectory], dataset: Dataset) -> dict:
+  meta = next(iter(paths.values())).meta
+  start = np.asarray(next(iter(paths.values())).points[0], np.float64)
+  points = [p.points for p in paths.values()]
+  if args.directions == "pca":
+    origin = start
+    directions, shares = pca_directions(points, origin)
+    shares = [float(s) for s in shares]
+  else:
+    if args.center not in paths:
+      raise LandscapeError(f"--center {args.center!r} is not one of --optimizers.")
+    origin = np.asarray(paths[args.center].points[-1], np.float64)
+    _, h, _, c = dataset.train_images.shape
+    like = nnx.split(build_model(meta["arch"], c, dataset.num_classes, h), nnx.Param, ...)[1]
+    like = trajectories.unflatten(origin.astype(np.float32), like)
+    pair = [
+      np.concatenate([d.ravel() for d in filter_normalized_direction(like, key)])
+      for key in jax.random.split(jax.random.key(args.direction_seed), 2)
+    ]
+    directions, shares = np.stack(pair), []
+  coords, residuals = zip(*(project(p, origin, directions) for p in points), strict=True)
+  low, high = grid_extent(list(coords), args.margin)
+  a = np.linspace(low[0], high[0], args.grid)
+  b = np.linspace(low[1], high[1], args.grid)
+
+  rng = np.random.default_rng(0)
+  n_points = min(args.points, len(dataset.train_labels))
+  subset = np.sort(rng.choice(len(dataset.train_labels), n_points, replace=False))
+  evaluator = PlaneEvaluator(
+    meta["arch"],
+    dataset,
+    dataset.train_images[subset],
+    dataset.train_labels[subset],
+    chunk=args.grid,
+    batch=args.batch,
+  )
+  began = time.perf_counter()
+  mesh = np.stack(np.meshgrid(a, b, indexing="ij"), -1).reshape(-1, 2)
+  loss, acc = evaluator(origin, directions, mesh, desc=f"{args.grid}x{args.grid} grid")
+  grid_seconds = time.perf_counter() - began
+
+  # The 1-D view: each end point of --line from the start, and the two of them.
+  ends = {name: np.asarray(p.points[-1], np.float64) for name, p in paths.items()}
+  missing = [n for n in args.line if n not in ends]
+  if missing:
+    raise LandscapeError(f"--line {','.join(missing)}: not among --optimizers.")
+  segments = [(f"start → {_label(n)}", start, ends[n]) for n in args.line]
+  if len(args.line) == 2:
+    first, second = args.line
+    segments.append((f"{_label(first)} → {_label(second)}", ends[first], ends[second]))
+  t = np.linspace(-0.25, 1.25, args.line_points)
+  lines = []
+  for label, p, q in segments:
+    l_loss, l_acc = evaluator(p, (q - p)[None], t[:, None], desc=label)
+    lines.append(dict(label=label, t=t.tolist(), loss=l_loss.tolist(), accuracy=l_acc.tolist()))
+  # Each run's true end point (off the plane by its distance from it).
+  final_losses = [evaluator.at_point(end)[0] for end in ends.values()]
+  result = dict(
+    dataset=meta["dataset"],
+    arch=meta["arch"],
+    seed=meta["seed"],
+    points=evaluator.num_images,
+    batch_norm=(
+      "training mode: each evaluation batch normalised by its own statistics"
+      if evaluator.has_batch_norm
+      else "none in this model"
+    ),
+    directions=dict(
+      kind=args.directions,
+      centre="the common start θ₀" if args.directions == "pca" else f"{args.center}'s end point",
+      shares=shares,
+      share_definition="share of Σ‖θ − θ₀‖² over all snapshots held by each direction",
+      direction_seed=args.direction_seed if args.directions == "random" else None,
+    ),
+    grid=dict(
+      a=a.tolist(),
+      b=b.tolist(),
+      loss=loss.reshape(args.grid, args.grid).tolist(),
+      accuracy=acc.reshape(args.grid, args.grid).tolist(),
+    ),
+    paths={
+      name: dict(
+        label=_label(name),
+        steps=p.steps.tolist(),
+        epochs=p.epochs.tolist(),
+        epoch_end_index=[
+          int(i) for i, s in enumerate(p.steps) if s > 0 and s % p.meta["steps_per_epoch"] == 0
+        ],
+        coords=c.tolist(),
+        distance_from_plane=r.tolist(),
+        relative_distance_from_plane=(
+          r / np.maximum(np.linalg.norm(np.asarray(p.points, np.float64) - origin, axis=1), 1e-12)
+        ).tolist(),
+        final_loss=float(fl),
+      )
+      for (name, p), c, r, fl in zip(paths.items(), coords, residuals, final_losses, strict=True)
+    },
+    lines=lines,
+    grid_seconds=grid_seconds,
+    grid_points_per_second=args.grid**2 / grid_seconds,
+    device=str(jax.devices()[0].device_kind),
+    jax=jax.__version__,
+    source=records.source_revision(),
+  )
+  return result
+
+
+def _label(name: str) -> str:
+  from benchmarks.table import NAMES
+
+  return NAMES.get(name, name)
+
+
+def parse_args(argv=None):
+  parser = argparse.ArgumentParser(
+    prog="python -m benchmarks.landscape",
+    description=__doc__.split("\n\n")[0],
+    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+  )
+  parser.add_argument("out", help="the --out folder of benchmarks.train (with trajectories/)")
+  parser.add_argument("--optimizers", default="pilot,adam", help="comma list of runs to draw")
+  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--directions", choices=["pca", "random"], default="pca")
+  parser.add_argument(
+    "--center",
+    default=None,
+    help="random directions: whose end point (default: the first optimizer)",
+  )
+  parser.add_argument("--direction-seed", type=int, default=0, help="random directions' key")
+  parser.add_argument("--grid", type=int, default=31, help="G: a G×G grid")
+  parser.add_argument(
+    "--points", type=int, default=2048, help="training images in the evaluation subset"
+  )
+  parser.add_argument(
+    "--margin",
+    type=float,
+    default=0.15,
+    help="grid margin beyond the paths, as a share of their span",
+  )
+  parser.add_argument("--line", default="pilot,adam", help="the two runs of the 1-D view")
+  parser.add_argument("--line-points", type=int, default=31)
+  parser.add_argument("--batch", type=int, default=8, help="grid points vmapped together")
+  parser.add_argument(
+    "--data-dir", default=None, help="local original files; default: tensorflow-datasets"
+  )
+  parser.add_argument(
+    "--name", default=None, help="output file stem (default landscape_<dataset>_<arch>_seed<S>)"
+  )
+  args = parser.parse_args(argv)
+  args.optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+  args.line = [o.strip() for o in args.line.split(",") if o.strip()]
+  if not args.optimizers:
+    parser.error("--optimizers: give at least one run.")
+  if args.grid < 2 or args.points < 1 or args.batch < 1 or args.line_points < 2 or args.margin < 0:
+    parser.error("--grid and --line-points must be >= 2, --points and --batch >= 1, --margin >= 0.")
+  args.center = args.center or args.optimizers[0]
+  return args
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  command = records.command_line("benchmarks.landscape", argv)
+  out = Path(args.out)
+  try:
+    paths = load_paths(out, args.optimizers, args.seed)
+    meta = next(iter(paths.values())).meta
+    dataset = load_dataset(meta["dataset"], args.data_dir)
+    sizes = {len(t.points[0]) for t in paths.values()}
+    print(
+      f"{', '.join(f'{o}: {len(t.steps)} snapshots' for o, t in paths.items())}; "
+      f"{sizes.pop()} parameters",
+      flush=True,
+    )
+    result = compute(args, paths, dataset)
+  except (LandscapeError, DataError) as e:
+    sys.exit(f"error: {e}")
+  result["command"] = command
+  stem = args.name or (
+    f"landscape_{result['dataset']}_{result['arch']}_seed{args.seed}"
+    + ("_random" if args.directions == "random" else "")
+  )
+  if result["directions"]["shares"]:
+    print(
+      "plane: "
+      + ", ".join(
+        f"direction {i + 1} holds {100 * s:.1f}%"
+        for i, s in enumerate(result["directions"]["shares"])
+      )
+      + " of the paths' squared displacement from the start"
+    )
+  for path in result["paths"].values():
+    print(
+      f"{path['label']:>22}: end at ({path['coords'][-1][0]:.3g}, {path['coords'][-1][1]:.3g}), "
+      f"loss there {path['final_loss']:.4f}, off the plane by "
+      f"{100 * max(path['relative_distance_from_plane']):.0f}% of its displacement at most"
+    )
+  print(
+    f"{args.grid}x{args.grid} grid on {result['points']} images: {result['grid_seconds']:.1f} s"
+  )
+  records.write_json(out / f"{stem}.json", result)
+  plot(result, out / f"{stem}.png")
+  print(f"wrote {out / f'{stem}.png'}")
+
+
+if __name__ == "__main__":
+  main()
