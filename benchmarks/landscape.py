@@ -369,6 +369,10 @@ def compute(args, paths: dict[str, trajectories.Trajectory], dataset: Dataset) -
     directions, shares = np.stack(pair), []
   coords, residuals = zip(*(project(p, origin, directions) for p in points), strict=True)
   low, high = grid_extent(list(coords), args.margin)
+  if args.directions == "random":
+    # The paths barely project onto random directions: show at least ±1 direction length,
+    # Li et al.'s extent.
+    low, high = np.minimum(low, -1.0), np.maximum(high, 1.0)
   a = np.linspace(low[0], high[0], args.grid)
   b = np.linspace(low[1], high[1], args.grid)
 
@@ -397,7 +401,7 @@ def compute(args, paths: dict[str, trajectories.Trajectory], dataset: Dataset) -
   if len(args.line) == 2:
     first, second = args.line
     segments.append((f"{_label(first)} → {_label(second)}", ends[first], ends[second]))
-  t = np.linspace(-0.25, 1.25, args.line_points)
+  t = np.union1d(np.linspace(-0.25, 1.25, args.line_points), [0.0, 1.0])  # both ends exactly
   lines = []
   for label, p, q in segments:
     l_loss, l_acc = evaluator(p, (q - p)[None], t[:, None], desc=label)
