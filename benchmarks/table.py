@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.optimizers import ALL_NAMES
+from benchmarks import sweep
+from benchmarks.optimizers import ALL_NAMES, hyperparameters
+from benchmarks.stats import paired_cells, paired_row
 
 # The paper's tables (PyPI page of pilot-optimizer): (accuracy %, val loss, loss variance).
 PAPER = {
@@ -98,41 +100,14 @@ def _mean_std(values) -> tuple[float, float | None]:
   return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else None
 
 
-def _cell(mean_std, digits: int) -> str:
+def _cell(mean_std, digits: int, fmt: str = "f") -> str:
+  """'mean ± std'; ``fmt='e'`` for quantities that shrink by orders of magnitude."""
   mean, std = mean_std
-  return f"{mean:.{digits}f} ± " + ("—" if std is None else f"{std:.{digits}f}")
-
-
-def _plural(n: int, word: str) -> str:
-  return f"{n} {word}" + ("" if n == 1 else "s")
+  return f"{mean:.{digits}{fmt}} ± " + ("—" if std is None else f"{std:.{digits}{fmt}}")
 
 
 BASELINE = "adam"
-MIN_PAIRED_SEEDS = 3
-
-# Two-sided 95% quantiles of Student's t, by degrees of freedom (1.96 beyond the table).
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-         9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
-         17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000,
-         120: 1.980}  # fmt: skip
-
-
-def _t975(df: int) -> float:
-  """The 97.5% quantile of Student's t with ``df`` degrees of freedom (the next smaller tabled df)."""
-  return _T975[max(k for k in _T975 if k <= df)] if df <= 120 else 1.960
-
-
-def sign_flip_p_value(differences) -> float:
-  """Exact two-sided p-value of the sign-flip permutation test of a zero mean difference.
-
-  Under the null hypothesis each paired difference is as likely positive as negative: the
-  p-value is the share of the 2^n sign patterns whose |mean| is at least the observed one.
-  """
-  d = np.asarray(differences, np.float64)
-  signs = 1 - 2 * ((np.arange(2 ** len(d))[:, None] >> np.arange(len(d))) & 1)
-  means = np.abs(signs @ d) / len(d)
-  observed = abs(d.mean())
-  return float(np.mean(means >= observed - 1e-12 * max(1.0, observed)))
+LEARNED_VS_FROZEN = ("pilot", "pilot_frozen")
 
 
 def paired(records: list[dict], baseline: str = BASELINE) -> dict:
@@ -146,25 +121,17 @@ def paired(records: list[dict], baseline: str = BASELINE) -> dict:
     if baseline not in by_opt:
       continue
     base = {r["seed"]: 100 * r["final"]["val_accuracy"] for r in by_opt[baseline]}
-    out[key] = {}
-    for opt, runs in by_opt.items():
-      if opt == baseline:
-        continue
-      pairs = sorted(
-        (r["seed"], 100 * r["final"]["val_accuracy"] - base[r["seed"]])
-        for r in runs
-        if r["seed"] in base
+    out[key] = {
+      opt: paired_row(
+        [
+          (r["seed"], 100 * r["final"]["val_accuracy"] - base[r["seed"]])
+          for r in runs
+          if r["seed"] in base
+        ]
       )
-      d = np.array([x for _, x in pairs])
-      row = {"seeds": [s for s, _ in pairs], "differences": d.tolist()}
-      if len(d) >= MIN_PAIRED_SEEDS:
-        half = _t975(len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-        row |= {
-          "mean": float(d.mean()),
-          "ci95": [float(d.mean() - half), float(d.mean() + half)],
-          "p_value": sign_flip_p_value(d),
-        }
-      out[key][opt] = row
+      for opt, runs in by_opt.items()
+      if opt != baseline
+    }
   return out
 
 
@@ -214,13 +181,8 @@ def paired_markdown(stats: dict, baseline: str = BASELINE) -> str:
     lines.append("| optimizer | paired seeds | mean difference | 95% interval | p (sign-flip) |")
     lines.append("|---|---|---|---|---|")
     for opt, row in rows.items():
-      n = len(row["seeds"])
-      if "mean" in row:
-        low, high = row["ci95"]
-        cells = [f"{row['mean']:+.2f}", f"[{low:+.2f}, {high:+.2f}]", f"{row['p_value']:.3f}"]
-      else:
-        cells = [f"fewer than {MIN_PAIRED_SEEDS} paired seeds: no statistics"] + ["—"] * 2
-      lines.append(f"| {NAMES.get(opt, opt)} | {n} | " + " | ".join(cells) + " |")
+      cells = paired_cells(row)
+      lines.append(f"| {NAMES.get(opt, opt)} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
     lines.append("")
   return "\n".join(lines)
 
@@ -259,9 +221,7 @@ def markdown(summary: dict) -> str:
   for (dataset, arch), rows in summary.items():
     paper = PAPER.get((dataset, arch), {})
     epochs = sorted({e for s in rows.values() for e in s["epochs"]})
-    span = (
-      _plural(epochs[0], "epoch") if len(epochs) == 1 else f"{', '.join(map(str, epochs))} epochs"
-    )
+    span = f"{', '.join(map(str, epochs))} epoch" + ("s" if epochs != [1] else "")
     lines.append(f"### {dataset} / {arch} ({span}; paper: 30)\n")
     lines.append(
       "| optimizer | seeds | accuracy (%) ↑ | val loss ↓ | loss var. ↓ | paper accuracy | paper val loss | paper loss var. |"
@@ -273,7 +233,7 @@ def markdown(summary: dict) -> str:
       acc, loss, var = s["val_accuracy"], s["val_loss"], s["loss_variance"]
       lines.append(
         f"| {NAMES.get(opt, opt)} | {len(s['seeds'])} | {_cell(acc, 2)} | {_cell(loss, 4)} | "
-        f"{_cell(var, 4)} | " + " | ".join(paper_cells) + " |"
+        f"{_cell(var, 2, 'e')} | " + " | ".join(paper_cells) + " |"
       )
     lines.append("")
   return "\n".join(lines)
@@ -304,34 +264,62 @@ def _plain_ticks(axis):
 
 
 def _epoch_axis(ax, last_epoch: int):
+  """Whole epochs only: every epoch ticked up to 10, integer ticks beyond."""
   from matplotlib.ticker import MaxNLocator
 
-  ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+  if last_epoch <= 10:
+    ax.set_xticks(range(1, last_epoch + 1))
+  else:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
   ax.set_xlim(0.5, last_epoch + 0.5)
 
 
+def _finish_limits(curves: list[np.ndarray], share: float = 0.2) -> tuple[float, float]:
+  """y-limits that hold each curve after its first ``share`` of epochs, with a margin.
+
+  The early epochs (low accuracy) would otherwise squash the finish, where the comparison lives.
+  """
+  tails = np.concatenate([c[max(1, int(share * len(c))) :] if len(c) > 1 else c for c in curves])
+  low, high = float(tails.min()), float(tails.max())
+  margin = max(0.15 * (high - low), 0.05)
+  return low - margin, high + margin
+
+
 def _plot_curves(plt, by_opt, dataset, arch, path):
-  fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-  last_epoch, losses = 1, []
+  fig, (ax_loss, ax_val, ax_acc) = plt.subplots(1, 3, figsize=(15, 4.2))
+  last_epoch, train_losses, accuracies = 1, [], []
   for opt, runs in by_opt.items():
+    label = NAMES.get(opt, opt)
     epochs, loss = _mean_curve(runs, "train_loss")
-    ax_loss.plot(epochs, loss, marker="o", ms=4, label=NAMES.get(opt, opt))
+    ax_loss.plot(epochs, loss, marker="o", ms=4, label=label)
+    epochs, val_loss = _mean_curve(runs, "val_loss")
+    ax_val.plot(epochs, val_loss, marker="o", ms=4, label=label)
     epochs, acc = _mean_curve(runs, "val_accuracy")
-    ax_acc.plot(epochs, 100 * acc, marker="o", ms=4, label=NAMES.get(opt, opt))
-    last_epoch, losses = max(last_epoch, int(epochs[-1])), [*losses, *loss]
+    ax_acc.plot(epochs, 100 * acc, marker="o", ms=4, label=label)
+    last_epoch = max(last_epoch, int(epochs[-1]))
+    train_losses += list(loss)
+    accuracies.append(100 * acc)
   # A log axis only when the loss spans more than a decade (long runs).
-  positive = [x for x in losses if x > 0]
+  positive = [x for x in train_losses if x > 0]
   if positive and max(positive) > 10 * min(positive):
     ax_loss.set_yscale("log")
-  ax_loss.set(xlabel="epoch", ylabel="training loss (mean over seeds)", title=f"{dataset} / {arch}")
-  ax_acc.set(
-    xlabel="epoch", ylabel="validation accuracy % (mean over seeds)", title=f"{dataset} / {arch}"
+  ax_loss.set(xlabel="epoch", ylabel="mean over seeds", title="training loss")
+  ax_val.set(
+    xlabel="epoch", ylabel="mean over seeds", title="validation loss (overfitting shows here)"
   )
-  for ax in (ax_loss, ax_acc):
+  ax_acc.set(
+    xlabel="epoch",
+    ylabel="%, mean over seeds",
+    title="validation accuracy (zoomed to the finish)",
+    ylim=_finish_limits(accuracies),
+  )
+  for ax in (ax_loss, ax_val, ax_acc):
     _epoch_axis(ax, last_epoch)
     _plain_ticks(ax.yaxis)
     ax.grid(alpha=0.3)
-  ax_acc.legend()
+  ax_acc.legend(fontsize=8)
+  seeds = sorted({len(runs) for runs in by_opt.values()})
+  fig.suptitle(f"{dataset} / {arch}: {' or '.join(map(str, seeds))} seed(s) per optimizer")
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
@@ -366,32 +354,63 @@ def _plot_policy(plt, pilot_runs, dataset, arch, path):
   plt.close(fig)
 
 
-def _plot_paired(plt, rows, dataset, arch, path):
-  """Each seed's paired difference from the baseline as a dot, with the mean and interval."""
-  fig, ax = plt.subplots(figsize=(1.8 + 1.4 * len(rows), 4))
-  for x, row in enumerate(rows.values()):
-    d = row["differences"]
-    ax.plot([x] * len(d), d, "o", color="tab:blue", alpha=0.6, ms=5)
-    if "mean" in row:
-      low, high = row["ci95"]
-      ax.errorbar(
-        x + 0.15,
-        row["mean"],
-        yerr=[[row["mean"] - low], [high - row["mean"]]],
-        fmt="s",
-        color="black",
-        capsize=4,
-        label="mean, 95% interval" if x == 0 else None,
-      )
-  ax.axhline(0, color="gray", lw=0.8)
-  ax.set_xticks(range(len(rows)), [NAMES.get(o, o) for o in rows], rotation=20, ha="right")
-  ax.set(
-    ylabel=f"accuracy − {NAMES.get(BASELINE)}'s (points)", title=f"{dataset} / {arch}, per seed"
+def _jitter(values, width: float = 0.22) -> np.ndarray:
+  """x offsets that spread equal (to 0.01 points) values side by side instead of stacking them."""
+  values = np.round(np.asarray(values, np.float64), 2)
+  offsets = np.zeros(len(values))
+  for v in np.unique(values):
+    idx = np.flatnonzero(values == v)
+    if len(idx) > 1:
+      offsets[idx] = np.linspace(-width / 2, width / 2, len(idx))
+  return offsets
+
+
+def _plot_paired(plt, comparisons, dataset, arch, path):
+  """Each seed's paired difference as a dot (equal ones side by side), with mean and interval.
+
+  ``comparisons``: ``{panel title: {optimizer: row}}``, one panel each (e.g. against Adam, and
+  the learned policy against the frozen one).
+  """
+  panels = [(title, rows) for title, rows in comparisons.items() if rows]
+  widths = [1.4 * len(rows) + 1.2 for _, rows in panels]
+  fig, axes = plt.subplots(
+    1,
+    len(panels),
+    figsize=(sum(widths) + 1, 4.2),
+    squeeze=False,
+    gridspec_kw=dict(width_ratios=widths),
   )
-  _plain_ticks(ax.yaxis)
-  ax.grid(alpha=0.3, axis="y")
-  if any("mean" in r for r in rows.values()):
-    ax.legend()
+  for ax, (title, rows) in zip(axes[0], panels, strict=True):
+    for x, row in enumerate(rows.values()):
+      d = row["differences"]
+      ax.plot(
+        x + _jitter(d),
+        d,
+        "o",
+        color="tab:blue",
+        alpha=0.7,
+        ms=5,
+        label="one seed" if x == 0 else None,
+      )
+      if "mean" in row:
+        low, high = row["ci95"]
+        ax.errorbar(
+          x + 0.3,
+          row["mean"],
+          yerr=[[row["mean"] - low], [high - row["mean"]]],
+          fmt="s",
+          color="black",
+          capsize=4,
+          label="mean, 95% interval" if x == 0 else None,
+        )
+    ax.axhline(0, color="gray", lw=0.8)
+    ax.set_xticks(range(len(rows)), [NAMES.get(o, o) for o in rows], rotation=20, ha="right")
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set(ylabel="difference in final accuracy (points)", title=title)
+    _plain_ticks(ax.yaxis)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+  fig.suptitle(f"{dataset} / {arch}: paired by seed (same start, same batches)")
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
@@ -417,10 +436,15 @@ def plot(records: list[dict], directory: Path) -> list[Path]:
       path = directory / f"{dataset}_{arch}_pilot_policy.png"
       _plot_policy(plt, pilot_runs, dataset, arch, path)
       written.append(path)
-  for (dataset, arch), rows in paired(records).items():
+  learned = paired([r for r in records if r["optimizer"] in LEARNED_VS_FROZEN], "pilot_frozen")
+  for key, rows in paired(records).items():
+    comparisons = {
+      f"minus {NAMES[BASELINE]}": rows,
+      "learned policy minus frozen": learned.get(key, {}),
+    }
     if rows:
-      path = directory / f"{dataset}_{arch}_paired_vs_{BASELINE}.png"
-      _plot_paired(plt, rows, dataset, arch, path)
+      path = directory / f"{key[0]}_{key[1]}_paired_vs_{BASELINE}.png"
+      _plot_paired(plt, comparisons, *key, path)
       written.append(path)
   return written
 
@@ -459,18 +483,29 @@ def main(argv=None):
     records = load_results(args.directory)
   except ValueError as e:
     sys.exit(f"error: {e}")
-  summary = summarise(records)
-  stats = paired(records)
+  swept = sweep.is_sweep(records)
+  # A sweep's folder: the usual tables show each optimizer at its documented rate; the sweep's
+  # tables show them all.
+  documented = [r for r in records if _at_documented_rate(r)] if swept else records
+  summary = summarise(documented)
+  stats = paired(documented)
   # Whether the learned policy beats the frozen one: PILOT against its own ablation, paired.
-  learned = paired(
-    [r for r in records if r["optimizer"] in ("pilot", "pilot_frozen")], "pilot_frozen"
-  )
+  learned = paired([r for r in documented if r["optimizer"] in LEARNED_VS_FROZEN], "pilot_frozen")
+  sections = []
+  if swept:
+    analysis = sweep.analyse(records)
+    epochs = {
+      f"{d}/{a}": ", ".join(map(str, sorted({r["epochs"] for r in records}))) for d, a in summary
+    }
+    sections.append(sweep.markdown(analysis, NAMES, epochs))
+    sections.append("## At each optimizer's documented learning rate\n")
   text = "\n".join(
     [
+      *sections,
       markdown(summary),
       paired_markdown(stats),
       paired_markdown(learned, "pilot_frozen"),
-      policy_markdown(records),
+      policy_markdown(documented),
       provenance_markdown(records),
     ]
   )
@@ -479,10 +514,21 @@ def main(argv=None):
   serialisable = {f"{d}/{a}": rows for (d, a), rows in summary.items()}
   serialisable[f"paired_vs_{BASELINE}"] = {f"{d}/{a}": rows for (d, a), rows in stats.items()}
   serialisable["paired_vs_pilot_frozen"] = {f"{d}/{a}": rows for (d, a), rows in learned.items()}
+  if swept:
+    serialisable["lr_sweep"] = analysis
   (args.directory / "summary.json").write_text(json.dumps(serialisable, indent=1))
   if not args.no_plots:
-    for path in plot(records, args.directory):
+    written = plot(documented, args.directory)
+    if swept:
+      written += sweep.plot(analysis, NAMES, args.directory)
+    for path in written:
       print(f"wrote {path}")
+
+
+def _at_documented_rate(record: dict) -> bool:
+  hp = record["hyperparameters"]
+  documented = hyperparameters(record["optimizer"], record["dataset"], record["arch"])
+  return float(hp["peak_learning_rate"]) == documented["peak_learning_rate"]
 
 
 if __name__ == "__main__":

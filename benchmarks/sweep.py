@@ -1,0 +1,224 @@
+"""A learning-rate sweep's tables and plot: is PILOT ahead when every optimizer's rate is tuned?
+
+``benchmarks.table`` calls this when one folder holds an optimizer at several peak learning
+rates (``benchmarks.train --peak-lr 3e-4,1e-3,...``):
+
+- the **sensitivity table**: final validation accuracy, mean ± std over seeds, per optimizer
+  (rows) and peak learning rate (columns), each optimizer's best rate and its **good range**
+  (the rates whose mean lies within ``GOOD_RANGE_POINTS`` of its best);
+- **PILOT − Adam, paired by seed, at every rate** (and PILOT's learned − frozen policy);
+- the same **at each optimizer's own best rate**. The best is chosen on the split that is
+  reported (the test split, as in the paper's protocol): that flatters every optimizer alike,
+  and a difference between two flattered numbers is still optimistic about neither;
+- a plot of accuracy against the learning rate (log axis), a line per optimizer, its seeds
+  as dots.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.optimizers import ALL_NAMES
+from benchmarks.stats import paired_cells, paired_row
+
+GOOD_RANGE_POINTS = 0.5
+# (minuend, subtrahend): the differences reported at every rate and at the best rates.
+COMPARISONS = (("pilot", "adam"), ("pilot_frozen", "adam"), ("pilot", "pilot_frozen"))
+
+
+def peak_lr(record: dict) -> float | None:
+  """The run's peak learning rate (None in results that do not record it)."""
+  value = record["hyperparameters"].get("peak_learning_rate")
+  return None if value is None else float(value)
+
+
+def is_sweep(records: list[dict]) -> bool:
+  """Whether some optimizer of some (dataset, arch) ran at more than one peak learning rate."""
+  rates = defaultdict(set)
+  for r in records:
+    rates[(r["dataset"], r["arch"], r["optimizer"])].add(peak_lr(r))
+  return any(len(v - {None}) > 1 for v in rates.values())
+
+
+def cells(records: list[dict]) -> dict:
+  """{(dataset, arch): {optimizer: {lr: {seed: accuracy in %}}}}."""
+  out = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+  for r in records:
+    out[(r["dataset"], r["arch"])][r["optimizer"]][peak_lr(r)][r["seed"]] = (
+      100 * r["final"]["val_accuracy"]
+    )
+  return out
+
+
+def _mean(by_seed: dict) -> float:
+  return float(np.mean(list(by_seed.values())))
+
+
+def best_rate(by_lr: dict) -> float:
+  """The rate with the highest mean accuracy (the smaller rate on a tie)."""
+  return max(sorted(by_lr), key=lambda lr: _mean(by_lr[lr]))
+
+
+def good_range(by_lr: dict, points: float = GOOD_RANGE_POINTS) -> dict:
+  """The rates whose mean is within ``points`` of the best, and their span in decades."""
+  best = _mean(by_lr[best_rate(by_lr)])
+  good = sorted(lr for lr, seeds in by_lr.items() if _mean(seeds) >= best - points)
+  return {"rates": good, "decades": float(np.log10(good[-1] / good[0]))}
+
+
+def _pair(a: dict, b: dict) -> dict:
+  return paired_row([(s, a[s] - b[s]) for s in sorted(set(a) & set(b))])
+
+
+def _order(optimizer: str) -> int:
+  return ALL_NAMES.index(optimizer) if optimizer in ALL_NAMES else len(ALL_NAMES)
+
+
+def analyse(records: list[dict]) -> dict:
+  """Everything the sweep's tables and plot show, JSON-able (rates as strings)."""
+  result = {}
+  for (dataset, arch), unordered in cells(records).items():
+    by_opt = {o: unordered[o] for o in sorted(unordered, key=_order)}
+    rates = sorted({lr for by_lr in by_opt.values() for lr in by_lr})
+    entry = {"rates": rates, "optimizers": {}, "at_each_rate": {}, "at_best_rates": {}}
+    for opt, by_lr in by_opt.items():
+      entry["optimizers"][opt] = {
+        "accuracy": {
+          f"{lr:g}": {
+            "seeds": sorted(by_lr[lr]),
+            "values": [by_lr[lr][s] for s in sorted(by_lr[lr])],
+            "mean": _mean(by_lr[lr]),
+            "std": float(np.std(list(by_lr[lr].values()), ddof=1)) if len(by_lr[lr]) > 1 else None,
+          }
+          for lr in sorted(by_lr)
+        },
+        "best_rate": best_rate(by_lr),
+        "good_range": good_range(by_lr),
+      }
+    for a, b in COMPARISONS:
+      if a not in by_opt or b not in by_opt:
+        continue
+      key = f"{a} - {b}"
+      entry["at_each_rate"][key] = {
+        f"{lr:g}": _pair(by_opt[a][lr], by_opt[b][lr])
+        for lr in rates
+        if lr in by_opt[a] and lr in by_opt[b]
+      }
+      best_a, best_b = best_rate(by_opt[a]), best_rate(by_opt[b])
+      entry["at_best_rates"][key] = {
+        "rates": [best_a, best_b],
+        **_pair(by_opt[a][best_a], by_opt[b][best_b]),
+      }
+    result[f"{dataset}/{arch}"] = entry
+  return result
+
+
+def markdown(analysis: dict, names: dict, epochs: dict) -> str:
+  lines = []
+  for key, entry in analysis.items():
+    rates = entry["rates"]
+    lines.append(f"### Learning-rate sweep, {key} ({epochs.get(key, '?')} epochs)\n")
+    lines.append(
+      "Final validation accuracy (%), mean ± std over seeds (n); the best rate of each "
+      f"optimizer, and its good range: the rates within {GOOD_RANGE_POINTS} points of its best.\n"
+    )
+    lines.append(
+      "| optimizer | " + " | ".join(f"{lr:g}" for lr in rates) + " | best | good range (decades) |"
+    )
+    lines.append("|---|" + "---|" * (len(rates) + 2))
+    for opt, row in entry["optimizers"].items():
+      cells_ = []
+      for lr in rates:
+        c = row["accuracy"].get(f"{lr:g}")
+        if c is None:
+          cells_.append("—")
+        else:
+          std = "—" if c["std"] is None else f"{c['std']:.2f}"
+          cells_.append(f"{c['mean']:.2f} ± {std} ({len(c['seeds'])})")
+      good = row["good_range"]
+      span = ", ".join(f"{lr:g}" for lr in good["rates"])
+      lines.append(
+        f"| {names.get(opt, opt)} | "
+        + " | ".join(cells_)
+        + f" | {row['best_rate']:g} | {span} ({good['decades']:.1f}) |"
+      )
+    lines.append("")
+    for comparison, by_rate in entry["at_each_rate"].items():
+      a, b = comparison.split(" - ")
+      lines.append(
+        f"#### {names.get(a, a)} − {names.get(b, b)} at each learning rate (paired by seed, points)\n"
+      )
+      lines.append(
+        "| peak learning rate | paired seeds | mean difference | 95% interval | p (sign-flip) |"
+      )
+      lines.append("|---|---|---|---|---|")
+      for lr, row in by_rate.items():
+        lines.append(f"| {lr} | {len(row['seeds'])} | " + " | ".join(paired_cells(row)) + " |")
+      lines.append("")
+    lines.append("#### At each optimizer's own best learning rate (paired by seed, points)\n")
+    lines.append(
+      "Each optimizer's best rate is chosen on the reported (test) split: this flatters every "
+      "optimizer alike, so read the difference, not the levels.\n"
+    )
+    lines.append(
+      "| comparison | best rates | paired seeds | mean difference | 95% interval | p (sign-flip) |"
+    )
+    lines.append("|---|---|---|---|---|---|")
+    for comparison, row in entry["at_best_rates"].items():
+      a, b = comparison.split(" - ")
+      best_a, best_b = row["rates"]
+      lines.append(
+        f"| {names.get(a, a)} − {names.get(b, b)} | {best_a:g} vs {best_b:g} | {len(row['seeds'])} | "
+        + " | ".join(paired_cells(row))
+        + " |"
+      )
+    lines.append("")
+  return "\n".join(lines)
+
+
+def plot(analysis: dict, names: dict, directory: Path) -> list[Path]:
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+  written = []
+  for key, entry in analysis.items():
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    count = len(entry["optimizers"])
+    for k, (opt, row) in enumerate(entry["optimizers"].items()):
+      colour = colours[k % len(colours)]
+      rates = [float(lr) for lr in row["accuracy"]]
+      means = [c["mean"] for c in row["accuracy"].values()]
+      ax.plot(rates, means, "-", color=colour, lw=1.8, label=names.get(opt, opt))
+      # Each optimizer's seeds a little to the side of the rate (log axis), so none hide another.
+      shift = 10 ** (0.03 * (k - (count - 1) / 2))
+      for lr, c in zip(rates, row["accuracy"].values(), strict=True):
+        ax.plot([lr * shift] * len(c["values"]), c["values"], "o", color=colour, ms=4, alpha=0.6)
+      best = row["best_rate"]
+      ax.plot(
+        best, row["accuracy"][f"{best:g}"]["mean"], "*", color=colour, ms=13, mec="black", mew=0.5
+      )
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(entry["rates"]))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.set(
+      xlabel="peak learning rate (log scale)",
+      ylabel="final validation accuracy (%)",
+      title=f"{key}: accuracy against the learning rate (line: mean; dots: seeds; ★: best)",
+    )
+    ax.title.set_fontsize(10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = directory / f"{key.replace('/', '_')}_lr_sweep.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(path)
+  return written
