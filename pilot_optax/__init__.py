@@ -1,9 +1,9 @@
 """pilot_optax: the PILOT optimizer (arXiv:2605.24570) for JAX and optax."""
 
 from pilot_optax._lookahead import lookahead_objective
-from pilot_optax._pilot import PilotState, pilot, scale_by_pilot
+from pilot_optax._pilot import pilot, scale_by_pilot
 from pilot_optax._policy import init_phi, policy_knobs
-from pilot_optax._states import pilot_states
+from pilot_optax._states import PilotState, pilot_states
 
 __version__ = "0.1.0"
 

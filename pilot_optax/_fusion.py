@@ -1,4 +1,4 @@
-"""The XLA:CPU machinery of PILOT's step, behind three names: `tree_sums`, `spread`, `after`.
+"""The XLA:CPU machinery of PILOT's step, behind four names: `sweep` (over `tree_sums`), `spread`, `after`.
 
 Everything here is an optimisation; the algorithm is the same without it.
 
@@ -48,8 +48,9 @@ first pass's result.
 """
 
 import functools
-from collections.abc import Callable, Sequence
-from typing import Literal
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 import chex
 import jax
@@ -75,17 +76,24 @@ def _zero_after(x: chex.Array) -> chex.Array:
   return (jnp.asarray(x) > jnp.inf).astype(jax.dtypes.canonicalize_dtype(jnp.float64))
 
 
-def after(dependency: chex.Array, *values: chex.Numeric) -> tuple[chex.Array, ...]:
+def after(dependency: chex.Array, *values: chex.Numeric | chex.ArrayTree) -> tuple[Any, ...]:
   """``values`` unchanged, but available only once ``dependency`` is computed.
 
-  The step scales the old m, v and g_{t-1} by values that come through here
-  with the new φ as ``dependency``: their overwrites then come after the first
-  pass's reads, and XLA updates the donated buffers in place instead of
-  copying them first (module docstring). Exact: adds a zero that is 0 even
+  The step makes the new m, v and g_{t-1} from values that come through here
+  with the result of the sweep as ``dependency``: their writes then come after
+  the sweep's reads, and XLA updates the donated buffers in place instead of
+  copying them first (module docstring). Exact: a scalar gets a zero added, an
+  array (or each array of a tree) is multiplied by one, and that zero is 0 even
   when ``dependency`` is nan or inf.
   """
   zero = _zero_after(dependency)
-  return tuple(value + zero for value in values)
+
+  def ordered(value):
+    if isinstance(value, int | float):
+      return value + zero
+    return jax.tree.map(lambda x: x * (1 + zero).astype(jnp.result_type(x)), value)
+
+  return tuple(ordered(value) for value in values)
 
 
 def _sum_outside_ynnpack(x: chex.Array) -> chex.Array:
@@ -227,3 +235,42 @@ def tree_sums(
   for leaf in leaves:
     total = _leaf_sums(piece_sums, leaf, chunk, total)
   return total
+
+
+def sweep(
+  sums: Mapping[str, tuple[PieceSumsFn, Sequence[str]]], **trees: chex.ArrayTree
+) -> dict[str, chex.Array]:
+  """Several sums over all the parameters, computed in one sweep (:func:`tree_sums`).
+
+  Args:
+    sums: ``{name: (piece_sums, tree names)}``: each ``piece_sums`` maps 1-D
+      pieces of the named trees, in that order, to its sums, shape (K,).
+    **trees: the trees by name, of identical structure and leaf shapes.
+
+  Returns:
+    ``{name: its sums over all the parameters}``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from pilot_optax._fusion import sweep
+    >>> g, h = jnp.arange(4.0), jnp.ones(4)
+    >>> out = sweep({"dot": (lambda a, b: jnp.sum(a * b)[None], ("g", "h")),
+    ...              "sq": (lambda a: jnp.sum(a * a)[None], ("g",))}, g=g, h=h)
+    >>> out["dot"], out["sq"]
+    (Array([6.], dtype=float32), Array([14.], dtype=float32))
+  """
+  used = [name for name in trees if any(name in args for _, args in sums.values())]
+  plan = [(key, fn, [used.index(a) for a in args]) for key, (fn, args) in sums.items()]
+
+  def piece_sums(*pieces):
+    return jnp.concatenate([fn(*[pieces[i] for i in idx]) for _, fn, idx in plan])
+
+  total = tree_sums(piece_sums, *(trees[name] for name in used))
+  sizes = [
+    jax.eval_shape(fn, *[jax.ShapeDtypeStruct((1,), jnp.float32)] * len(idx)).shape[0]
+    for _, fn, idx in plan
+  ]
+  ends = list(itertools.accumulate(sizes))
+  return {
+    key: total[end - size : end] for (key, _, _), size, end in zip(plan, sizes, ends, strict=True)
+  }

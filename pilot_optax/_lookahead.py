@@ -49,7 +49,6 @@ derivatives those ``jax.grad`` calls evaluate are
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import chex
 import jax
@@ -66,9 +65,10 @@ from pilot_optax._math import (
   in_compute_dtype,
 )
 from pilot_optax._policy import KNOBS, policy_knobs
+from pilot_optax._states import PilotState
 
 
-def previous_bias_corrections(state: Any, b1: chex.Numeric, b2: chex.Numeric):
+def previous_bias_corrections(state: PilotState, b1: chex.Numeric, b2: chex.Numeric):
   """1 / (1 - b^(t-1)) for both moments; t - 1 = 0 (first step) is read as 1."""
   prev_count = jnp.maximum(state.count, 1)
   return 1 / bias_correction(b1, prev_count), 1 / bias_correction(b2, prev_count)
@@ -102,7 +102,7 @@ def lookahead_sum(
 
 def lookahead_knobs(
   phi: chex.Array,
-  state: Any,
+  state: PilotState,
   degree: int,
   policy_overrides: Mapping[str, float] | None = None,
 ) -> chex.Array:
@@ -115,7 +115,7 @@ def lookahead_knobs(
 
 def lookahead_objective(
   phi: chex.Array,
-  state: Any,
+  state: PilotState,
   grads: optax.Updates,
   learning_rate: chex.Numeric,
   *,
@@ -194,7 +194,7 @@ def _with_free(
 
 
 def knob_gradient_pieces(
-  state: Any,
+  state: PilotState,
   *,
   b1: chex.Numeric,
   b2: chex.Numeric,
@@ -229,7 +229,7 @@ def knob_gradient_pieces(
 
 def meta_gradient(
   knob_gradient_sums: chex.Array,
-  state: Any,
+  state: PilotState,
   learning_rate: chex.Numeric,
   *,
   degree: int,

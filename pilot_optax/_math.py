@@ -89,3 +89,18 @@ def in_compute_dtype(*xs: chex.Array) -> tuple[chex.Array, ...]:
   """``xs`` cast to the compute dtype of the first (float32, or wider)."""
   dtype = compute_dtype(xs[0].dtype)
   return tuple(x.astype(dtype) for x in xs)
+
+
+def agreement_sums(g: chex.Array, g_prev: chex.Array) -> chex.Array:
+  """<g, g_{t-1}>, |g|², |g_{t-1}|² over a piece, in float32 or wider.
+
+  Over the elements where g and g_{t-1} are finite (:func:`finite_only`).
+  """
+  g, g_prev = finite_only(*in_compute_dtype(g, g_prev))
+  return jnp.stack([jnp.sum(g * g_prev), jnp.sum(g * g), jnp.sum(g_prev * g_prev)])
+
+
+def agreement(dot: chex.Array, g_sq: chex.Array, g_prev_sq: chex.Array) -> chex.Array:
+  """Cosine r_t between this gradient and the last (0 when either is 0)."""
+  norm = jnp.sqrt(g_sq) * jnp.sqrt(g_prev_sq)
+  return jnp.where(norm > TINY, dot / jnp.maximum(norm, TINY), 0.0)

@@ -27,7 +27,7 @@ code: 0.01), and the lookahead uses ``eps`` (the reference hard-codes 1e-8).
 """
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import chex
 import jax
@@ -38,50 +38,19 @@ from pilot_optax import _checks, _fusion
 from pilot_optax._lookahead import knob_gradient_pieces, meta_gradient
 from pilot_optax._math import (
   TINY,
+  agreement,
+  agreement_sums,
   bias_correction,
   compute_dtype,
   direction,
-  finite_only,
-  in_compute_dtype,
 )
 from pilot_optax._policy import init_phi, policy_knobs
-
-
-class PilotState(NamedTuple):
-  """State of :func:`scale_by_pilot`.
-
-  Three buffers the size of the parameters (``mu``, ``nu``, ``prev_grad``) and
-  O(degree) scalars. Read a field with ``optax.tree.get(state, name)``.
-  """
-
-  count: chex.Array  # shape=(), dtype=jnp.int32: steps taken.
-  mu: optax.Updates  # m, first moment, in mu_dtype (default: the params').
-  nu: optax.Updates  # v, second moment, in the params' dtype.
-  prev_grad: optax.Updates  # g_{t-1}, the gradient of the last step.
-  rho: chex.Array  # shape=(), dtype=jnp.float32: smoothed agreement ρ.
-  phi: chex.Array  # shape=(3 * (degree + 1),), dtype=jnp.float32: policy φ.
-  policy: chex.Array  # shape=(3,), dtype=jnp.float32: (p_m, p_v, p_s) last used.
+from pilot_optax._states import PilotState
 
 
 def _learning_rate_at(learning_rate: optax.ScalarOrSchedule, count: chex.Array):
   """η for the step whose count (before the increment) is ``count``."""
   return learning_rate(count) if callable(learning_rate) else learning_rate
-
-
-def _agreement_sums(g: chex.Array, m: chex.Array, v: chex.Array, g_prev: chex.Array) -> chex.Array:
-  """<g, g_{t-1}>, |g|², |g_{t-1}|² over a piece, in float32 or wider (m, v unused).
-
-  Over the elements where g and g_{t-1} are finite (:func:`pilot_optax._math.finite_only`).
-  """
-  del m, v
-  g, g_prev = finite_only(*in_compute_dtype(g, g_prev))
-  return jnp.stack([jnp.sum(g * g_prev), jnp.sum(g * g), jnp.sum(g_prev * g_prev)])
-
-
-def _agreement(dot: chex.Array, g_sq: chex.Array, g_prev_sq: chex.Array) -> chex.Array:
-  """Cosine r_t between this gradient and the last (0 when either is 0)."""
-  norm = jnp.sqrt(g_sq) * jnp.sqrt(g_prev_sq)
-  return jnp.where(norm > TINY, dot / jnp.maximum(norm, TINY), 0.0)
 
 
 def _unzip3(tree_of_triples: Any, like: optax.Updates) -> tuple[Any, Any, Any]:
@@ -198,31 +167,24 @@ def scale_by_pilot(
       policy=policy_knobs(phi, jnp.float32(0), degree, policy_overrides=overrides),
     )
 
-  def update_fn(updates, state, params=None, **extra_args):
+  def update_fn(updates, state: PilotState, params=None, **extra_args):
     del params, extra_args
     _check_grads_match(updates, state)
     grads = jax.tree.map(jnp.asarray, updates)  # Python scalars too, as optax.adam takes them
     lr = _learning_rate_at(learning_rate, state.count)
     count = optax.safe_increment(state.count)
 
-    # The first pass: one sweep over the parameters gives every sum the step
-    # needs, the agreement's (1) and, unless φ is frozen, the gradient of the
-    # lookahead with respect to the knobs (4), computed by jax.grad piece by
-    # piece (_fusion.tree_sums, _lookahead.knob_gradient_pieces).
-    if policy_is_frozen:
-      # All knobs pinned or η_φ = 0: φ cannot move, so the lookahead (most of
-      # the step's cost) is skipped.
-      first_pass = _agreement_sums
-    else:
+    # The sums over all the parameters that steps 1 and 4 need, in one sweep: the
+    # agreement's and, unless φ is frozen, jax.grad of the lookahead with respect
+    # to the knobs (a frozen φ cannot move: the lookahead, most of the cost, is skipped).
+    wanted = {"agreement": (agreement_sums, ("g", "g_prev"))}
+    if not policy_is_frozen:
       knob_gradient = knob_gradient_pieces(state, b1=b1, b2=b2, eps=eps, policy_overrides=overrides)
-
-      def first_pass(g, m, v, g_prev):
-        return jnp.concatenate([_agreement_sums(g, m, v, g_prev), knob_gradient(g, m, v, g_prev)])
-
-    sums = _fusion.tree_sums(first_pass, grads, state.mu, state.nu, state.prev_grad)
+      wanted["knob_gradient"] = (knob_gradient, ("g", "m", "v", "g_prev"))
+    sums = _fusion.sweep(wanted, g=grads, m=state.mu, v=state.nu, g_prev=state.prev_grad)
 
     # 1. Agreement r_t and 2. its smoothing ρ_t.
-    rho = (gamma * state.rho + (1 - gamma) * _agreement(*sums[:3])).astype(jnp.float32)
+    rho = (gamma * state.rho + (1 - gamma) * agreement(*sums["agreement"])).astype(jnp.float32)
 
     # 3. This step's knobs, from the current φ at ρ_t.
     knobs = policy_knobs(state.phi, rho, degree, policy_overrides=overrides)
@@ -231,18 +193,19 @@ def scale_by_pilot(
     if policy_is_frozen:
       meta_grad = jnp.zeros_like(state.phi)
     else:
-      meta_grad = meta_gradient(sums[3:], state, lr, degree=degree, policy_overrides=overrides)
+      meta_grad = meta_gradient(
+        sums["knob_gradient"], state, lr, degree=degree, policy_overrides=overrides
+      )
     # φ does not move at the first step, nor (a guard: the sums already leave non-finite
     # elements out) when the meta-gradient is not finite.
     meta_grad = jnp.where((state.count >= 1) & jnp.isfinite(meta_grad).all(), meta_grad, 0.0)
     meta_grad = meta_grad * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(meta_grad) + TINY))
     phi = (state.phi - lr_phi * meta_grad).astype(jnp.float32)
 
-    # 5. Moments and 6. direction, in float32 (or wider) whatever the leaves.
-    # The old m, v (and g_{t-1} below) are scaled by values that come after
-    # φ_{t+1}: their buffers are then overwritten in place once the first pass
-    # has read them (_fusion.after).
-    decay1, decay2, one = _fusion.after(phi[0] + rho, b1, b2, 1.0)
+    # 5. Moments and 6. direction, in float32 (or wider) whatever the leaves. The new m,
+    # v and g_{t-1} are made after the sweep has read the old ones, so that they are
+    # written over them in place (_fusion.after).
+    decay1, decay2, grads = _fusion.after(phi[0] + rho, b1, b2, grads)
     inv_bc1 = 1 / bias_correction(b1, count)
     inv_bc2 = 1 / bias_correction(b2, count)
 
@@ -267,14 +230,11 @@ def scale_by_pilot(
     directions, mu, nu = _unzip3(jax.tree.map(step_leaf, grads, state.mu, state.nu), grads)
 
     # 7. is `pilot`'s (learning rate and weight decay). 8. Bookkeeping.
-    prev_grad = jax.tree.map(
-      lambda g, old: (g * one.astype(g.dtype)).astype(old.dtype), grads, state.prev_grad
-    )
     new_state = PilotState(
       count=count,
       mu=mu,
       nu=nu,
-      prev_grad=prev_grad,
+      prev_grad=jax.tree.map(lambda g, old: g.astype(old.dtype), grads, state.prev_grad),
       rho=rho,
       phi=phi,
       policy=knobs.astype(jnp.float32),

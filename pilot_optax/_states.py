@@ -1,10 +1,26 @@
-"""Finding PILOT's states, and so its learned policies, inside any optimizer state."""
+"""PILOT's state, and finding it (and so the learned policies) inside any optimizer state."""
 
-from typing import Any
+from typing import Any, NamedTuple
 
+import chex
 import jax
+import optax
 
-from pilot_optax._pilot import PilotState
+
+class PilotState(NamedTuple):
+  """State of :func:`scale_by_pilot`.
+
+  Three buffers the size of the parameters (``mu``, ``nu``, ``prev_grad``) and
+  O(degree) scalars. Read a field with ``optax.tree.get(state, name)``.
+  """
+
+  count: chex.Array  # shape=(), dtype=jnp.int32: steps taken.
+  mu: optax.Updates  # m, first moment, in mu_dtype (default: the params').
+  nu: optax.Updates  # v, second moment, in the params' dtype.
+  prev_grad: optax.Updates  # g_{t-1}, the gradient of the last step.
+  rho: chex.Array  # shape=(), dtype=jnp.float32: smoothed agreement ρ.
+  phi: chex.Array  # shape=(3 * (degree + 1),), dtype=jnp.float32: policy φ.
+  policy: chex.Array  # shape=(3,), dtype=jnp.float32: (p_m, p_v, p_s) last used.
 
 
 def pilot_states(opt_state: Any) -> dict[str, PilotState]:

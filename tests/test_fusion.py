@@ -137,3 +137,29 @@ def test_spread_sums_in_the_cotangent_dtype_with_float32_accuracy_or_better():
   grad32 = jax.grad(lambda x: jnp.sum(w32 * _fusion.spread(x, w.shape)))(jnp.float32(1.0))
   assert grad32.dtype == jnp.float32
   np.testing.assert_allclose(grad32, np.sum(np.asarray(w32, np.float64)), rtol=1e-5, atol=1e-3)
+
+
+def test_after_leaves_arrays_and_trees_bit_for_bit_including_signed_zeros():
+  tree = {"a": jnp.array([-0.0, 1.5, jnp.nan]), "b": jnp.ones(2, jnp.bfloat16)}
+  (out,) = _fusion.after(jnp.float32(jnp.nan), tree)
+  assert out["b"].dtype == jnp.bfloat16
+  np.testing.assert_array_equal(np.signbit(out["a"]), np.signbit(tree["a"]))
+  np.testing.assert_array_equal(out["a"], tree["a"])
+
+
+def test_sweep_splits_each_named_sum_and_passes_only_its_trees():
+  g = {"w": jnp.arange(6.0).reshape(2, 3), "b": jnp.array([1.0, -1.0])}
+  h = jax.tree.map(lambda x: 2 * x + 1, g)
+  out = _fusion.sweep(
+    {
+      "pair": (lambda a, b: jnp.stack([jnp.sum(a * b), jnp.sum(b)]), ("g", "h")),
+      "one": (lambda b: jnp.sum(b * b)[None], ("h",)),
+    },
+    g=g,
+    h=h,
+    unused=g,
+  )
+  flat_g = np.concatenate([np.ravel(x) for x in jax.tree.leaves(g)])
+  flat_h = 2 * flat_g + 1
+  np.testing.assert_allclose(out["pair"], [flat_g @ flat_h, flat_h.sum()], rtol=1e-6)
+  np.testing.assert_allclose(out["one"], [flat_h @ flat_h], rtol=1e-6)
