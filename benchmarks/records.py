@@ -1,8 +1,10 @@
-"""How a benchmark records its numbers: a JSON file that names the command that produced it."""
+"""How a benchmark records its numbers: a JSON file under the results folder whose header names
+the command that produced it, the code (git commit) and the machine."""
 
 from __future__ import annotations
 
 import json
+import platform
 import shlex
 import subprocess
 import sys
@@ -30,6 +32,34 @@ def write_json(out: Path, record: Mapping[str, Any]) -> Path:
 
 # Where benchmarks write their numbers: changing these files does not change the code that runs.
 RESULTS_DIR = "benchmarks/results"
+
+
+def results_path(name: str) -> Path:
+  """``benchmarks/results/<name>`` of this checkout (the default place of a result file)."""
+  return Path(__file__).resolve().parents[1] / RESULTS_DIR / name
+
+
+def header(command: str, source: str | None | bool = False) -> dict[str, Any]:
+  """The fields every result JSON starts with: command, code, device and versions.
+
+  Args:
+    command: :func:`command_line` of the run.
+    source: the git commit of the code that ran, when read earlier (:func:`source_revision`
+      is read now by default).
+  """
+  import jax
+  import optax
+
+  return {
+    "command": command,
+    "source": source_revision() if source is False else source,
+    "device": str(jax.devices()[0].device_kind),
+    "platform": jax.devices()[0].platform,
+    "device_count": jax.device_count(),
+    "jax": jax.__version__,
+    "optax": optax.__version__,
+    "python": platform.python_version(),
+  }
 
 
 def source_revision(root: str | Path | None = None) -> str | None:

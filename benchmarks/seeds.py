@@ -42,6 +42,19 @@ def preprocess(images_u8, dataset: Dataset, key, train: bool, dtype):
   return x.astype(dtype)
 
 
+def epoch_orders(shuffles, num_examples: int, steps: int, batch_size: int) -> np.ndarray:
+  """The next epoch's batches of every seed, (S, steps, batch) indices.
+
+  ``shuffles``: one ``np.random.Generator`` per seed, seeded with it; each call advances them.
+  """
+  return np.stack(
+    [
+      rng.permutation(num_examples)[: steps * batch_size].reshape(steps, batch_size)
+      for rng in shuffles
+    ]
+  ).astype(np.int32)
+
+
 def _stack(trees):
   return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from benchmarks import checkpoints, processes, records, trajectories
 from benchmarks.data import DataError, Dataset, load_dataset
 from benchmarks.optimizers import hyperparameters, learning_rate_schedule, parse_names
-from benchmarks.seeds import SeedGroup
+from benchmarks.seeds import SeedGroup, epoch_orders
 
 WARMUP_EPOCHS = {"cnn": 0, "resnet18": 3}
 LOSS_VARIANCE_DEFINITION = "population variance of the per-batch training loss over the final epoch"
@@ -82,16 +82,6 @@ def _same(a, b) -> bool:
   if isinstance(a, float) or isinstance(b, float):
     return a is not None and b is not None and float(a) == float(b)
   return a == b
-
-
-def _epoch_orders(shuffles, num_examples: int, steps: int, batch_size: int) -> np.ndarray:
-  """This epoch's batches of every seed, (S, steps, batch) indices."""
-  return np.stack(
-    [
-      rng.permutation(num_examples)[: steps * batch_size].reshape(steps, batch_size)
-      for rng in shuffles
-    ]
-  ).astype(np.int32)
 
 
 def train_seeds(
@@ -161,7 +151,7 @@ def train_seeds(
       _say(f"[{optimizer} seeds {seeds}] resumed after epoch {done} from {checkpoint_dir}")
   shuffles = [np.random.default_rng(seed) for seed in seeds]
   for _ in range(done):  # the data orders of the epochs already trained
-    _epoch_orders(shuffles, len(dataset.train_labels), steps_per_epoch, batch_size)
+    epoch_orders(shuffles, len(dataset.train_labels), steps_per_epoch, batch_size)
   writers = []
   if trajectory_every > 0 and processes.is_writer():
     for seed in seeds:
@@ -190,7 +180,7 @@ def train_seeds(
 
   for epoch in range(done + 1, epochs + 1):
     orders = processes.replicate(
-      _epoch_orders(shuffles, len(dataset.train_labels), steps_per_epoch, batch_size)
+      epoch_orders(shuffles, len(dataset.train_labels), steps_per_epoch, batch_size)
     )
     losses, knobs = [], []
     start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""benchmarks.step_overhead and compare_versions: state sizes, the timing loop, old revisions."""
+"""benchmarks.speed: state sizes, the one timing loop, old revisions, the records they write."""
 
 import json
 import sys
@@ -9,11 +9,11 @@ import pytest
 from bench_files import head_commit
 
 import pilot_optax
-from benchmarks import compare_versions, elementwise_cost, step_overhead
+from benchmarks.speed import compare_versions, elementwise_cost, step_overhead, timing
 
 
 def test_state_bytes_are_three_and_two_and_a_half_parameter_sizes():
-  ratios = step_overhead.state_bytes_ratio(step_overhead.mlp_shapes())
+  ratios = step_overhead.state_bytes_ratio(timing.mlp_shapes())
   # 3 buffers, plus count, rho, phi (9) and policy (3): 56 bytes over ~3.9 MB.
   assert ratios["pilot"] == pytest.approx(3.0, abs=1e-4)
   assert ratios["pilot(mu_dtype=bf16)"] == pytest.approx(2.5, abs=1e-4)
@@ -27,7 +27,7 @@ def test_timing_loop_and_table_smoke():
   assert set(times) == set(step_overhead.OPTIMIZERS) and all(
     len(t) == 2 and min(t) > 0 for t in times.values()
   )
-  summary = step_overhead._summarise(times)
+  summary = timing.summarise(times)
   assert summary["over_adam"]["adam"] == 1.0
   result = {
     "optimizer_step": {"tiny": {"num_params": 2080, **summary}},
@@ -60,6 +60,27 @@ def test_a_speed_record_names_the_command_with_its_arguments(tmp_path, monkeypat
   elementwise_cost.main()
   record = json.loads(out.read_text())
   assert record["command"] == (
-    f"python -m benchmarks.elementwise_cost --n 4096 --reps 1 --out '{out}'"
+    f"python -m benchmarks.speed.elementwise_cost --n 4096 --reps 1 --out '{out}'"
   )
   assert record["n"] == 4096 and all(len(t) == 1 for t in record["raw_seconds"].values())
+  # The header every result JSON carries.
+  assert {"source", "device", "platform", "device_count", "jax", "optax", "python"} <= set(record)
+
+
+def test_interleaved_timing_runs_each_in_turn_and_reports_per_step_seconds():
+  calls = []
+
+  def counter(name):
+    def step(i):
+      calls.append(name)
+      return (i + 1,)
+
+    return step, (0,)
+
+  times = timing.time_interleaved({"a": counter("a"), "b": counter("b")}, reps=3, steps_per_rep=2)
+  assert calls[:4] == ["a", "a", "b", "b"]  # warm-up: two calls each
+  assert calls[4:] == ["a", "a", "b", "b"] * 3  # then interleaved repetitions
+  assert all(len(t) == 3 and min(t) >= 0 for t in times.values())
+  summary = timing.summarise({"adam": [2.0, 1.0, 3.0], "pilot": [4.0, 6.0, 5.0]})
+  assert summary["median_seconds"] == {"adam": 2.0, "pilot": 5.0}
+  assert summary["over_adam"]["pilot"] == 2.5

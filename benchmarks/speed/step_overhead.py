@@ -1,11 +1,11 @@
 """Speed and memory of PILOT's step against optax's optimizers (and the PyTorch reference).
 
-    python -m benchmarks.step_overhead [--out benchmarks/results/step_overhead_cpu.json]
+    python -m benchmarks.speed.step_overhead [--out benchmarks/results/step_overhead_cpu.json]
         [--torch-python /path/to/venv/bin/python] [--quick]
 
 1. Optimizer step alone (update + apply_updates, jitted, buffers donated, after warm-up),
    for pilot, adam, adamw, lion, adabelief, on parameter sets shaped like ResNet-18 (11.2M),
-   a 1M MLP and a 100M transformer. The optimizers are interleaved in every repetition so
+   an MLP (0.97M) and a GPT-like transformer (101.2M) (benchmarks.speed.timing.SHAPE_SETS). The optimizers are interleaved in every repetition so
    that machine drift hits all alike; we report medians and the ratio to optax.adam.
 2. Whole training step (forward, backward, update) of the benchmark `cnn` on
    Fashion-MNIST-shaped batches of 128, and of `resnet18` on CIFAR-shaped batches of 128:
@@ -20,11 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import jax
@@ -33,6 +29,10 @@ import numpy as np
 import optax
 
 from benchmarks import records
+from benchmarks.speed import timing
+from benchmarks.speed import torch_reference as torch_reference_module
+from benchmarks.speed.timing import SHAPE_SETS
+from benchmarks.speed.torch_reference import time_reference
 from pilot_optax import pilot
 
 OPTIMIZERS = {
@@ -46,104 +46,9 @@ OPTIMIZERS = {
 }
 
 
-def resnet18_shapes():
-  """Parameter shapes of benchmarks.models.ResNet18 on CIFAR-10 (11.17M), without allocating it."""
-  from flax import nnx
-
-  from benchmarks.models import build_model
-
-  abstract = nnx.eval_shape(lambda: build_model("resnet18", 3, 10, 32))
-  return [tuple(x.shape) for x in jax.tree.leaves(nnx.state(abstract, nnx.Param))]
-
-
-def mlp_shapes():
-  """784-1024-512-256-10 with biases: 1.47M... trimmed to ~1.0M: 784-896-256-128-10."""
-  sizes = (784, 896, 256, 128, 10)
-  return [s for m, n in zip(sizes[:-1], sizes[1:], strict=True) for s in ((m, n), (n,))]
-
-
-def transformer_shapes(layers=12, d=768, vocab=20000):
-  """GPT-like: embeddings plus `layers` blocks of attention (4 d²) and MLP (8 d²): ~100M."""
-  block = [
-    (d, 3 * d),
-    (3 * d,),
-    (d, d),
-    (d,),
-    (d, 4 * d),
-    (4 * d,),
-    (4 * d, d),
-    (d,),
-    (d,),
-    (d,),
-    (d,),
-    (d,),
-  ]
-  return [(vocab, d), (1024, d)] + block * layers + [(d,), (d,)]
-
-
-SHAPE_SETS = {
-  "resnet18_11M": resnet18_shapes,
-  "mlp_1M": mlp_shapes,
-  "transformer_100M": transformer_shapes,
-}
-
-
-def _tree(shapes, key):
-  keys = jax.random.split(jax.random.key(key), len(shapes))
-  return [jax.random.normal(k, s, jnp.float32) for k, s in zip(keys, shapes, strict=True)]
-
-
-def _optimizer_step(tx, grads):
-  """One jitted optimizer step (update + apply), params and state donated.
-
-  The gradients are an argument of the compiled step, not a closed-over
-  constant (XLA would fold what depends on constant gradients alone, g² and
-  (1 - b) g, out of the step), and they are not returned: an output that
-  repeats an input is a copy of the gradients every step, which an earlier
-  version of this benchmark timed as part of every optimizer's step.
-  """
-
-  def step(params, state, grads):
-    updates, state = tx.update(grads, state, params)
-    return optax.apply_updates(params, updates), state
-
-  compiled = jax.jit(step, donate_argnums=(0, 1))
-  return lambda params, state: compiled(params, state, grads)
-
-
-def _time_interleaved(runs, reps, steps_per_rep):
-  """Median-ready seconds per step of each run, interleaved in every repetition.
-
-  `runs` maps a name to (step, carry): `step(*carry)` returns the next carry, whose buffers it may
-  donate. Two calls compile and warm up each run before timing.
-  """
-  carries = {name: carry for name, (_, carry) in runs.items()}
-
-  def advance(name, count):
-    for _ in range(count):
-      carries[name] = runs[name][0](*carries[name])
-    jax.block_until_ready(carries[name])
-
-  for name in runs:
-    advance(name, 2)
-  times = {name: [] for name in runs}
-  for _ in range(reps):
-    for name in runs:
-      start = time.perf_counter()
-      advance(name, steps_per_rep)
-      times[name].append((time.perf_counter() - start) / steps_per_rep)
-  return times
-
-
 def time_optimizer_steps(shapes, reps, steps_per_rep):
   """Seconds per optimizer step (update + apply), the optimizers interleaved."""
-  grads = _tree(shapes, 1)
-  runs = {}
-  for name, make in OPTIMIZERS.items():
-    tx = make()
-    params = _tree(shapes, 0)
-    runs[name] = (_optimizer_step(tx, grads), (params, tx.init(params)))
-  return _time_interleaved(runs, reps, steps_per_rep)
+  return timing.time_interleaved(timing.optimizer_runs(OPTIMIZERS, shapes), reps, steps_per_rep)
 
 
 def state_bytes_ratio(shapes):
@@ -188,24 +93,20 @@ def time_training_steps(arch, reps, steps_per_rep):
       return optax.apply_updates(params, updates), rest, state
 
     runs[name] = (jax.jit(step, donate_argnums=(0, 1, 2)), (params, rest, tx.init(params)))
-  return _time_interleaved(runs, reps, steps_per_rep)
+  return timing.time_interleaved(runs, reps, steps_per_rep)
 
 
 def torch_reference(shape_sets, reps, python):
   """The reference's ratio, in-process if importable, else through another interpreter."""
-  script = Path(__file__).with_name("_torch_reference.py")
   if python is None:
     try:
       import pilot as _  # noqa: F401
       import torch as _  # noqa: F401, F811
     except ImportError:
       return None
-    sys.path.insert(0, str(script.parent))
-    from _torch_reference import time_reference
-
     return time_reference(shape_sets, reps)
   out = subprocess.run(
-    [python, str(script), json.dumps(shape_sets), str(reps)],
+    [python, torch_reference_module.__file__, json.dumps(shape_sets), str(reps)],
     capture_output=True,
     text=True,
     check=True,
@@ -213,18 +114,9 @@ def torch_reference(shape_sets, reps, python):
   return json.loads(out.stdout)
 
 
-def _summarise(times):
-  med = {k: statistics.median(v) for k, v in times.items()}
-  return {
-    "median_seconds": med,
-    "over_adam": {k: v / med["adam"] for k, v in med.items()},
-    "raw_seconds": times,
-  }
-
-
 def main(argv=None):
   parser = argparse.ArgumentParser(
-    prog="python -m benchmarks.step_overhead", description=__doc__.split("\n\n")[0]
+    prog="python -m benchmarks.speed.step_overhead", description=__doc__.split("\n\n")[0]
   )
   parser.add_argument(
     "--out",
@@ -240,18 +132,11 @@ def main(argv=None):
   )
   args = parser.parse_args(argv)
   platform_name = jax.devices()[0].platform
-  out = args.out or Path("benchmarks/results") / f"step_overhead_{platform_name}.json"
+  out = args.out or records.results_path(f"step_overhead_{platform_name}.json")
   reps = 3 if args.quick else 9
   sets = {k: v for k, v in SHAPE_SETS.items() if not (args.quick and k == "transformer_100M")}
 
-  result = {
-    "command": records.command_line("benchmarks.step_overhead", argv),
-    "device": str(jax.devices()[0].device_kind),
-    "platform": platform_name,
-    "jax": jax.__version__,
-    "optax": optax.__version__,
-    "python": platform.python_version(),
-    "cpu_count": jax.local_device_count() if platform_name != "cpu" else None,
+  result = records.header(records.command_line("benchmarks.speed.step_overhead", argv)) | {
     "optimizer_step": {},
     "training_step": {},
     "state_bytes_over_param_bytes": {},
@@ -265,13 +150,13 @@ def main(argv=None):
     )
     result["optimizer_step"][name] = {
       "num_params": n,
-      **_summarise(time_optimizer_steps(shapes, set_reps, 3)),
+      **timing.summarise(time_optimizer_steps(shapes, set_reps, 3)),
     }
     result["state_bytes_over_param_bytes"][name] = state_bytes_ratio(shapes)
   for arch in ("cnn",) if args.quick else ("cnn", "resnet18"):
     arch_reps = reps if arch == "cnn" else max(3, reps // 3)
     print(f"training step, {arch}, batch 128, {arch_reps} repetitions ...", flush=True)
-    result["training_step"][arch] = _summarise(
+    result["training_step"][arch] = timing.summarise(
       time_training_steps(arch, arch_reps, 5 if arch == "cnn" else 2)
     )
   torch_sets = {k: v for k, v in shapes_by_set.items() if k != "transformer_100M"}

@@ -1,9 +1,9 @@
 """Per-element costs behind PILOT's step on this machine: memory, transcendentals, the lookahead.
 
-    python -m benchmarks.elementwise_cost [--n 11200000] [--out benchmarks/results/elementwise_cost_cpu.json]
+    python -m benchmarks.speed.elementwise_cost [--n 11200000] [--out benchmarks/results/elementwise_cost_cpu.json]
 
 Each kernel reads float32 vectors of length n and reduces to a scalar (so no output buffer
-is allocated), jitted, median of interleaved repetitions. The lookahead variants compute the
+is allocated), jitted, median of interleaved repetitions (benchmarks.speed.timing). The lookahead variants compute the
 same three sums d L / d(p_m, p_v, p_s) in different ways, to show what XLA makes of each:
 - `grad`: jax.grad of the summed lookahead (what pilot_optax first did);
 - `jvp_dot`: three jvp tangents stacked and contracted with the gradient by a dot;
@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-from functools import partial
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
 from benchmarks import records
+from benchmarks.speed import timing
 from pilot_optax import PilotState, _fusion, init_phi
 from pilot_optax._lookahead import knob_gradient_pieces
 from pilot_optax._math import TINY as _TINY
+from pilot_optax._math import agreement_sums
 from pilot_optax._math import direction as _direction
-from pilot_optax._pilot import _agreement_sums
 
 
 def _u(knobs, gp, m, v):
@@ -47,7 +46,8 @@ def _u_with_where(knobs, gp, m, v):
   return jnp.sign(n) * magnitude / jnp.where(denom > 0, denom, 1)
 
 
-def _tangents(g, gp, m, v, knobs):
+def _tangents(gp, m, v, knobs):
+  """The three directional derivatives of u with respect to the knobs, one per knob."""
   return jnp.stack(
     [jax.jvp(lambda k: _u(k, gp, m, v), (knobs,), (jnp.eye(3)[i],))[1] for i in range(3)]
   )
@@ -59,11 +59,11 @@ def _chunked(g, gp, m, v, knobs, chunk=65536):
 
   def body(i, acc):
     cut = lambda x: jax.lax.dynamic_slice(x, (i * chunk,), (chunk,))  # noqa: E731
-    return acc + jnp.sum(_tangents(cut(g), cut(gp), cut(m), cut(v), knobs) * cut(g), axis=1)
+    return acc + jnp.sum(_tangents(cut(gp), cut(m), cut(v), knobs) * cut(g), axis=1)
 
   acc = jax.lax.fori_loop(0, count, body, jnp.zeros(3))
   tail = slice(count * chunk, None)
-  return acc + jnp.sum(_tangents(g[tail], gp[tail], m[tail], v[tail], knobs) * g[tail], axis=1)
+  return acc + jnp.sum(_tangents(gp[tail], m[tail], v[tail], knobs) * g[tail], axis=1)
 
 
 def _grad_chunk(chunk):
@@ -88,20 +88,20 @@ KERNELS = {
   "lookahead value, where-guarded": lambda g, gp, m, v, k: jnp.sum(g * _u_with_where(k, gp, m, v)),
   "lookahead grad": lambda g, gp, m, v, k: jax.grad(lambda kk: jnp.sum(g * _u(kk, gp, m, v)))(k),
   "lookahead jvp_dot": lambda g, gp, m, v, k: jnp.dot(
-    _tangents(g, gp, m, v, k), g, precision="highest"
+    _tangents(gp, m, v, k), g, precision="highest"
   ),
-  "lookahead jvp chunked_loop": partial(_chunked),
+  "lookahead jvp chunked_loop": _chunked,
   "lookahead grad, chunked sweep  [pilot_optax]": _grad_chunk(_fusion.CHUNK),
   **{f"lookahead grad, chunk 2^{k}": _grad_chunk(2**k) for k in (15, 16, 17, 19, 20)},
   "agreement sums, whole vectors": lambda g, gp, m, v, k: _fusion.tree_sums(
-    _agreement_sums, g, m, v, gp, chunk=None
+    agreement_sums, g, gp, chunk=None
   ),
 }
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(
-    prog="python -m benchmarks.elementwise_cost", description=__doc__.split("\n\n")[0]
+    prog="python -m benchmarks.speed.elementwise_cost", description=__doc__.split("\n\n")[0]
   )
   parser.add_argument("--n", type=int, default=11_200_000)
   parser.add_argument("--reps", type=int, default=7)
@@ -111,28 +111,21 @@ def main(argv=None):
   g, gp, m = (jax.random.normal(k, (args.n,)) for k in keys[:3])
   v = jax.random.uniform(keys[3], (args.n,))
   knobs = jnp.array([0.8, 0.47, 0.12])
-  fns = {name: jax.jit(fn) for name, fn in KERNELS.items()}
-  for fn in fns.values():
-    jax.block_until_ready(fn(g, gp, m, v, knobs))
-  times = {name: [] for name in fns}
-  for _ in range(args.reps):
-    for name, fn in fns.items():
-      start = time.perf_counter()
-      jax.block_until_ready(fn(g, gp, m, v, knobs))
-      times[name].append(time.perf_counter() - start)
+  inputs = (g, gp, m, v, knobs)
+
+  def run(fn):
+    compiled = jax.jit(fn)
+    return (lambda args, _: (args, compiled(*args))), (inputs, None)
+
+  times = timing.time_interleaved({name: run(fn) for name, fn in KERNELS.items()}, args.reps, 1)
   rows = {name: statistics.median(t) for name, t in times.items()}
   print(f"{'kernel':36s} {'ms':>8s} {'ns/element':>11s}")
   for name, sec in rows.items():
     print(f"{name:36s} {1e3 * sec:8.2f} {1e9 * sec / args.n:11.3f}")
   records.write_json(
-    args.out or Path("benchmarks/results") / f"elementwise_cost_{jax.devices()[0].platform}.json",
-    {
-      "command": records.command_line("benchmarks.elementwise_cost", argv),
-      "n": args.n,
-      "median_seconds": rows,
-      "raw_seconds": times,
-      "device": str(jax.devices()[0].device_kind),
-    },
+    args.out or records.results_path(f"elementwise_cost_{jax.devices()[0].platform}.json"),
+    records.header(records.command_line("benchmarks.speed.elementwise_cost", argv))
+    | {"n": args.n, "median_seconds": rows, "raw_seconds": times},
   )
 
 

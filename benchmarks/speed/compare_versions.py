@@ -1,11 +1,11 @@
 """PILOT's optimizer step at an earlier git revision against the working tree, side by side.
 
-    python -m benchmarks.compare_versions REV [--shapes resnet18_11M] [--dtype float32]
+    python -m benchmarks.speed.compare_versions REV [--shapes resnet18_11M] [--dtype float32]
         [--mu-dtype bfloat16] [--reps 11] [--out benchmarks/results/compare_<rev>_<dtype>.json]
 
 The package as it was at REV (`git archive REV pilot_optax`) is imported under another name
 beside the current one, and the two steps are timed interleaved with optax.adam, in one process,
-by the harness of `benchmarks.step_overhead` (update + apply, params and state donated, the
+by the harness of `benchmarks.speed.timing` (update + apply, params and state donated, the
 gradients an argument). This is how a change to the step is measured: as a ratio in one run.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -24,7 +23,8 @@ from pathlib import Path
 import jax.numpy as jnp
 import optax
 
-from benchmarks import records, step_overhead
+from benchmarks import records
+from benchmarks.speed import timing
 from pilot_optax import pilot
 
 PACKAGE = "pilot_optax"
@@ -45,10 +45,10 @@ def import_at_revision(rev: str, where: Path):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(
-    prog="python -m benchmarks.compare_versions", description=__doc__.split("\n\n")[0]
+    prog="python -m benchmarks.speed.compare_versions", description=__doc__.split("\n\n")[0]
   )
   parser.add_argument("rev", help="git revision to compare with the working tree")
-  parser.add_argument("--shapes", default="resnet18_11M", choices=list(step_overhead.SHAPE_SETS))
+  parser.add_argument("--shapes", default="resnet18_11M", choices=list(timing.SHAPE_SETS))
   parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
   parser.add_argument("--mu-dtype", default=None, choices=["bfloat16"])
   parser.add_argument("--reps", type=int, default=11)
@@ -57,40 +57,30 @@ def main(argv=None):
   dtype = jnp.dtype(args.dtype)
   mu_dtype = None if args.mu_dtype is None else jnp.dtype(args.mu_dtype)
 
+  # "now" is the working tree as imported here: this commit, +dirty if its code had
+  # uncommitted changes (read now, not after the timing, while the files may be edited).
+  source = records.source_revision()
   with tempfile.TemporaryDirectory() as where:
     old = import_at_revision(args.rev, Path(where))
-    shapes = step_overhead.SHAPE_SETS[args.shapes]()
-    grads = [g.astype(dtype) for g in step_overhead._tree(shapes, 1)]
     makers = {
       f"pilot at {args.rev}": lambda: old.pilot(1e-3, mu_dtype=mu_dtype),
       "pilot now": lambda: pilot(1e-3, mu_dtype=mu_dtype),
       "adam": lambda: optax.adam(1e-3, mu_dtype=mu_dtype),
     }
-    runs = {}
-    for name, make in makers.items():
-      tx = make()
-      params = [p.astype(dtype) for p in step_overhead._tree(shapes, 0)]
-      runs[name] = (step_overhead._optimizer_step(tx, grads), (params, tx.init(params)))
-    times = step_overhead._time_interleaved(runs, args.reps, 3)
+    runs = timing.optimizer_runs(makers, timing.SHAPE_SETS[args.shapes](), dtype)
+    summary = timing.summarise(timing.time_interleaved(runs, args.reps, 3))
 
-  med = {k: statistics.median(v) for k, v in times.items()}
+  med = summary["median_seconds"]
   now_over_rev = med["pilot now"] / med[f"pilot at {args.rev}"]
   print(f"| {args.shapes}, {args.dtype}, mu_dtype={args.mu_dtype} | step | over adam |")
   print("|---|---|---|")
   for name, sec in med.items():
-    print(f"| {name} | {1e3 * sec:.2f} ms | {sec / med['adam']:.2f}× |")
+    print(f"| {name} | {1e3 * sec:.2f} ms | {summary['over_adam'][name]:.2f}× |")
   print(f"pilot now / pilot at {args.rev}: {now_over_rev:.3f}")
   records.write_json(
-    args.out or Path("benchmarks/results") / f"compare_{args.rev}_{args.dtype}.json",
-    {
-      "command": records.command_line("benchmarks.compare_versions", argv),
-      # "now" is the working tree: this commit, +dirty if its code had uncommitted changes.
-      "source": records.source_revision(),
-      "now_over_rev": now_over_rev,
-      "median_seconds": med,
-      "over_adam": {k: v / med["adam"] for k, v in med.items()},
-      "raw_seconds": times,
-    },
+    args.out or records.results_path(f"compare_{args.rev}_{args.dtype}.json"),
+    records.header(records.command_line("benchmarks.speed.compare_versions", argv), source)
+    | {"now_over_rev": now_over_rev, **summary},
   )
 
 

@@ -1,6 +1,6 @@
 """Seeds in one program against seeds one after another: time per epoch, side by side.
 
-    python -m benchmarks.vmap_seeds [--seeds 3] [--steps 60] [--reps 3] [--optimizer pilot]
+    python -m benchmarks.speed.vmap_seeds [--seeds 3] [--steps 60] [--reps 3] [--optimizer pilot]
         [--data-dir /usr/share/datasets/fashion-mnist] [--out benchmarks/results/vmap_seeds_cpu.json]
 
 The `cnn` on Fashion-MNIST-shaped data (the real files with --data-dir, random images
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -24,9 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import processes, records
-from benchmarks.data import Dataset, load_dataset
+from benchmarks.data import NORMALISATION, Dataset, load_dataset
 from benchmarks.optimizers import learning_rate_schedule
-from benchmarks.seeds import SeedGroup
+from benchmarks.seeds import SeedGroup, epoch_orders
+from benchmarks.speed import timing
 
 BATCH = 128
 STEPS_PER_EPOCH = 60_000 // BATCH
@@ -36,25 +36,25 @@ def _random_fashion_mnist(n: int) -> Dataset:
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8)
   labels = rng.integers(0, 10, n).astype(np.int32)
-  return Dataset(
-    "fashionmnist", images, labels, images[:1000], labels[:1000], (0.286,), (0.353,), False
-  )
+  mean, std = NORMALISATION["fashionmnist"]
+  return Dataset("fashionmnist", images, labels, images[:1000], labels[:1000], mean, std, False)
 
 
-def _time_steps(groups, data, steps: int) -> float:
-  """Seconds for `steps` steps of every group, until the last result is ready."""
+def _run(groups, data, steps: int):
+  """A step of every group, as :func:`benchmarks.speed.timing.time_interleaved` runs it."""
   train_x, train_y = data
-  start = time.perf_counter()
-  for i in range(steps):
+
+  def step(i, loss):
     for group, order, keys in groups:
       loss, _ = group.train(train_x, train_y, order, i, i, keys)
-  jax.block_until_ready(loss)
-  return time.perf_counter() - start
+    return (i + 1) % steps, loss
+
+  return step, (0, jnp.zeros(1))
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(
-    prog="python -m benchmarks.vmap_seeds", description=__doc__.split("\n\n")[0]
+    prog="python -m benchmarks.speed.vmap_seeds", description=__doc__.split("\n\n")[0]
   )
   parser.add_argument("--seeds", type=int, default=3)
   parser.add_argument("--steps", type=int, default=60)
@@ -69,19 +69,10 @@ def main(argv=None):
   seeds = list(range(args.seeds))
   schedule = learning_rate_schedule(1e-3, STEPS_PER_EPOCH * 30)
   data = processes.replicate((dataset.train_images, dataset.train_labels))
-  rng = np.random.default_rng(0)
 
-  def orders(k):
-    return jnp.asarray(
-      np.stack(
-        [
-          rng.permutation(len(dataset.train_labels))[: args.steps * BATCH].reshape(
-            args.steps, BATCH
-          )
-          for _ in range(k)
-        ]
-      ).astype(np.int32)
-    )
+  def orders(group_seeds):
+    shuffles = [np.random.default_rng(s) for s in group_seeds]
+    return jnp.asarray(epoch_orders(shuffles, len(dataset.train_labels), args.steps, BATCH))
 
   def keys(group_seeds):
     return jnp.stack([jax.random.key(s) for s in group_seeds])
@@ -90,27 +81,24 @@ def main(argv=None):
     f"{args.seeds} seeds in one program (--vmap-seeds)": [
       (
         SeedGroup(dataset, "cnn", args.optimizer, seeds, schedule, jnp.float32),
-        orders(len(seeds)),
+        orders(seeds),
         keys(seeds),
       )
     ],
     f"{args.seeds} seeds one after another": [
-      (SeedGroup(dataset, "cnn", args.optimizer, [s], schedule, jnp.float32), orders(1), keys([s]))
+      (
+        SeedGroup(dataset, "cnn", args.optimizer, [s], schedule, jnp.float32),
+        orders([s]),
+        keys([s]),
+      )
       for s in seeds
     ],
   }
-  for groups in ways.values():
-    _time_steps(groups, data, 2)  # compile and warm up
-  times = {name: [] for name in ways}
-  for rep in range(args.reps):
-    for name, groups in ways.items():
-      seconds = _time_steps(groups, data, args.steps)
-      times[name].append(seconds * STEPS_PER_EPOCH / args.steps)
-      print(
-        f"rep {rep + 1}/{args.reps}: {name}: {times[name][-1]:.1f} s per epoch",
-        file=sys.stderr,
-        flush=True,
-      )
+  print(f"timing {args.reps} repetitions of {args.steps} steps each way ...", file=sys.stderr)
+  per_step = timing.time_interleaved(
+    {name: _run(groups, data, args.steps) for name, groups in ways.items()}, args.reps, args.steps
+  )
+  times = {name: [t * STEPS_PER_EPOCH for t in ts] for name, ts in per_step.items()}
   med = {name: statistics.median(t) for name, t in times.items()}
   sequential = med[f"{args.seeds} seeds one after another"]
   print(
@@ -120,14 +108,9 @@ def main(argv=None):
   for name, sec in med.items():
     print(f"| {name} | {sec:.1f} | {sec / sequential:.2f}× |")
   records.write_json(
-    args.out or Path("benchmarks/results") / f"vmap_seeds_{jax.devices()[0].platform}.json",
-    {
-      "command": records.command_line("benchmarks.vmap_seeds", argv),
-      "seconds_per_epoch_median": med,
-      "seconds_per_epoch_raw": times,
-      "steps_timed": args.steps,
-      "device": str(jax.devices()[0].device_kind),
-    },
+    args.out or records.results_path(f"vmap_seeds_{jax.devices()[0].platform}.json"),
+    records.header(records.command_line("benchmarks.speed.vmap_seeds", argv))
+    | {"seconds_per_epoch_median": med, "seconds_per_epoch_raw": times, "steps_timed": args.steps},
   )
 
 
