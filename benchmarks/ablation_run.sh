@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Does PILOT's learned policy matter? The paired multi-seed runs of benchmarks/README.md
-# ("PILOT's policy: ablations"), on CPU with real Fashion-MNIST, SmallCNN:
+# ("Does the learned policy matter?"), on CPU with real Fashion-MNIST, SmallCNN:
 #   1. 5 epochs (the CPU's budget): pilot, pilot_frozen, pilot_fast_policy, adam, adamw; seeds 0-4;
 #   2. the paper's 30 epochs: pilot, pilot_frozen, adam; seeds 0-2.
 # Seed by seed, so that an interrupted run leaves complete pairs. With --resume a (optimizer,
 # seed) whose JSON exists is skipped and an unfinished one continues from its last epoch, so the
 # script continues where a stopped one ended (run it again, in a later session too).
 # Usage: bash benchmarks/ablation_run.sh [DATA_DIR] [STAGE: 5ep|30ep|all]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/run_common.sh"
 DATA=${1:-/usr/share/datasets/fashion-mnist}
 STAGE=${2:-all}
 

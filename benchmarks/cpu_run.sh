@@ -3,8 +3,7 @@
 #   1. the comparison: cnn, five optimizers, seeds 0 and 1, 5 epochs (the CPU's budget);
 #   2. the SmallCNN calibration: Adam under the full protocol (30 epochs), seed 0.
 # Usage: bash benchmarks/cpu_run.sh [DATA_DIR]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/run_common.sh"
 DATA=${1:-/usr/share/datasets/fashion-mnist}
 python -m benchmarks.train --dataset fashionmnist --arch cnn --optimizer pilot,adam,adamw,lion,adabelief \
   --epochs 5 --seeds 0,1 --data-dir "$DATA" --out benchmarks/results/fashionmnist_cnn_cpu_5ep

@@ -8,7 +8,7 @@ Two sources, one result (uint8 NHWC images and int32 labels, train and test):
   without TensorFlow (it needs the network, or a prepared `~/tensorflow_datasets`).
 
 Normalisation and CIFAR-10's augmentation run on the accelerator inside the
-training step (see `benchmarks.train`), so the host does no per-batch work.
+training step (`benchmarks.seeds.preprocess`), so the host does no per-batch work.
 """
 
 from __future__ import annotations

@@ -12,8 +12,7 @@
 # each trains its seeds in one program (--vmap-seeds) and resumes where a stopped run ended
 # (--resume: finished runs are skipped, unfinished ones continue from their last epoch).
 # No run time is stated here: this script has not yet been run on a GPU.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/run_common.sh"
 DATA=${1:-/usr/share/datasets/fashion-mnist}
 OUT=${2:-benchmarks/results/fashionmnist_cnn_gpu_30ep}
 SEEDS=${SEEDS:-0,1,2}
@@ -33,5 +32,5 @@ for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 echo "training: $(( $(date +%s) - start )) s wall for six optimizers x $EPOCHS epochs (exit status $status)"
 grep -h "wrote" "$OUT"/log_*.txt || true
 python -m benchmarks.table "$OUT"
-python -m benchmarks.step_overhead ${QUICK:+--quick} --out "${SPEED_OUT:-benchmarks/results/step_overhead_gpu.json}"
+python -m benchmarks.speed.step_overhead ${QUICK:+--quick} --out "${SPEED_OUT:-benchmarks/results/step_overhead_gpu.json}"
 exit $status

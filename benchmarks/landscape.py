@@ -53,6 +53,7 @@ from tqdm.auto import tqdm
 from benchmarks import records, trajectories
 from benchmarks.data import DataError, Dataset, load_dataset
 from benchmarks.models import build_model
+from benchmarks.optimizers import LABELS
 from benchmarks.seeds import preprocess
 
 # Okabe & Ito's colour-blind-safe palette, one colour per optimizer.
@@ -451,17 +452,12 @@ def compute(args, paths: dict[str, trajectories.Trajectory], dataset: Dataset) -
     lines=lines,
     grid_seconds=grid_seconds,
     grid_points_per_second=args.grid**2 / grid_seconds,
-    device=str(jax.devices()[0].device_kind),
-    jax=jax.__version__,
-    source=records.source_revision(),
   )
   return result
 
 
 def _label(name: str) -> str:
-  from benchmarks.table import NAMES
-
-  return NAMES.get(name, name)
+  return LABELS.get(name, name)
 
 
 def parse_args(argv=None):
@@ -527,7 +523,7 @@ def main(argv=None):
     result = compute(args, paths, dataset)
   except (LandscapeError, DataError) as e:
     sys.exit(f"error: {e}")
-  result["command"] = command
+  result = records.header(command) | result
   stem = args.name or (
     f"landscape_{result['dataset']}_{result['arch']}_seed{args.seed}"
     + ("_random" if args.directions == "random" else "")

@@ -5,12 +5,7 @@
 # pass --dataset cifar10 runs the same way where its files exist). Parameters are saved every 25
 # steps under OUT/trajectories/ (~330 MB a run, git-ignored); --resume continues a stopped run.
 # Usage: bash benchmarks/landscape_run.sh [DATA_DIR] [STAGE: train|landscape|all]
-set -euo pipefail
-if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
-  echo "usage: bash benchmarks/landscape_run.sh [DATA_DIR] [train|landscape|all]"
-  exit 0
-fi
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/run_common.sh"
 DATA=${1:-/usr/share/datasets/fashion-mnist}
 STAGE=${2:-all}
 OUT=benchmarks/results/fashionmnist_cnn_cpu_landscape_5ep

@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
 # Is PILOT better when the learning rate is tuned? The learning-rate sweep of benchmarks/README.md
-# ("Does PILOT help when the learning rate is tuned?"), on CPU with real Fashion-MNIST, SmallCNN,
+# ("When the learning rate is tuned"), on CPU with real Fashion-MNIST, SmallCNN,
 # 5 epochs (the CPU's budget): pilot, pilot_frozen and adam at peak learning rates 3e-4, 1e-3,
 # 3e-3 and 1e-2, seeds 0-2, all in one folder (a learning rate other than the default is in the
 # file name). Seed by seed, so that an interrupted sweep leaves complete seeds; with --resume a
 # finished point made with the same set-up is skipped and an unfinished one continues from its
 # last epoch: run the script again (in a later session too) and it goes on where it stopped.
-set -euo pipefail
-if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
-  echo "usage: bash benchmarks/lr_sweep_run.sh [DATA_DIR]   (default /usr/share/datasets/fashion-mnist)"
-  exit 0
-fi
-cd "$(dirname "$0")/.."
+# Usage: bash benchmarks/lr_sweep_run.sh [DATA_DIR]   (default /usr/share/datasets/fashion-mnist)
+source "$(dirname "$0")/run_common.sh"
 DATA=${1:-/usr/share/datasets/fashion-mnist}
 OUT=benchmarks/results/fashionmnist_cnn_cpu_lr_sweep_5ep
 for seed in 0 1 2; do

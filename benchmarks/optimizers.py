@@ -28,36 +28,13 @@ The learning rate follows the protocol's schedule (cosine decay per step, with a
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import optax
 import optax.contrib
 
 from pilot_optax import pilot
-
-OPTIMIZERS = ("pilot", "adam", "adamw", "lion", "adabelief", "sophia")
-ABLATIONS = ("pilot_frozen", "pilot_fast_policy")
-# Every name `--optimizer` accepts; the PILOT family records its policy.
-ALL_NAMES = OPTIMIZERS + ABLATIONS
-PILOT_FAMILY = frozenset({"pilot", *ABLATIONS})
-
-# η_φ of each PILOT variant, as a multiple of the paper's tuned value.
-LR_PHI_FACTOR = {"pilot": 1.0, "pilot_frozen": 0.0, "pilot_fast_policy": 10.0}
-
-PEAK_LEARNING_RATE = {
-  "pilot": 1e-3,
-  "adam": 1e-3,
-  "adamw": 1e-3,
-  "lion": 1e-4,
-  "adabelief": 1e-3,
-  "sophia": 2e-4,
-}
-WEIGHT_DECAY = {
-  "pilot": 1e-4,
-  "adam": 0.0,
-  "adamw": 1e-2,
-  "lion": 1e-2,
-  "adabelief": 0.0,
-  "sophia": 1e-4,
-}
 
 # The paper's configuration-specific selections for PILOT: (gamma, lr_phi, degree).
 PILOT_TUNED = {
@@ -67,8 +44,82 @@ PILOT_TUNED = {
   ("fashionmnist", "resnet18"): dict(gamma=0.957, lr_phi=0.00273, degree=3),
 }
 
-# Optimizers whose update needs the objective (`obj_fn=`) to estimate a Hessian.
-NEEDS_OBJECTIVE = frozenset({"sophia"})
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+  """One optimizer of the comparison: how it is named, tuned and built.
+
+  ``build(schedule, hyperparameters)`` returns the optax transformation; ``lr_phi_factor``
+  (PILOT's family only) scales the paper's η_φ; ``needs_objective``: its update takes the
+  loss (``obj_fn=``) to estimate a Hessian; ``ablation``: not one of the paper's six.
+  """
+
+  label: str
+  peak_learning_rate: float
+  weight_decay: float
+  build: Callable[[optax.Schedule, dict], optax.GradientTransformationExtraArgs]
+  lr_phi_factor: float | None = None
+  needs_objective: bool = False
+  ablation: bool = False
+
+  @property
+  def is_pilot(self) -> bool:
+    """PILOT or one of its ablations: its runs record the policy."""
+    return self.lr_phi_factor is not None
+
+
+def _pilot(schedule, hp):
+  return pilot(
+    schedule, weight_decay=hp["weight_decay"], gamma=hp["gamma"], lr_phi=hp["lr_phi"],
+    degree=hp["degree"],
+  )  # fmt: skip
+
+
+REGISTRY: dict[str, Entry] = {
+  "pilot": Entry("PILOT", 1e-3, 1e-4, _pilot, lr_phi_factor=1.0),
+  "adam": Entry("Adam", 1e-3, 0.0, lambda s, hp: optax.adam(s)),
+  "adamw": Entry("AdamW", 1e-3, 1e-2, lambda s, hp: optax.adamw(s, weight_decay=hp["weight_decay"])),
+  "lion": Entry("Lion", 1e-4, 1e-2, lambda s, hp: optax.lion(s, weight_decay=hp["weight_decay"])),
+  "adabelief": Entry("AdaBelief", 1e-3, 0.0, lambda s, hp: optax.adabelief(s)),
+  "sophia": Entry(
+    "Sophia", 2e-4, 1e-4, lambda s, hp: optax.contrib.sophia(s, weight_decay=hp["weight_decay"]),
+    needs_objective=True,
+  ),
+  "pilot_frozen": Entry("PILOT, frozen policy", 1e-3, 1e-4, _pilot, lr_phi_factor=0.0, ablation=True),
+  "pilot_fast_policy": Entry("PILOT, 10× η_φ", 1e-3, 1e-4, _pilot, lr_phi_factor=10.0, ablation=True),
+}  # fmt: skip
+# Every name `--optimizer` accepts, in the order tables list them; 'all' is the paper's six.
+ALL_NAMES = tuple(REGISTRY)
+OPTIMIZERS = tuple(name for name, entry in REGISTRY.items() if not entry.ablation)
+LABELS = {name: entry.label for name, entry in REGISTRY.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+  """An optimizer resolved for one run: its entry and its hyperparameters for that run."""
+
+  name: str
+  entry: Entry
+  hyperparameters: dict
+
+  def make(self, schedule: optax.Schedule) -> optax.GradientTransformationExtraArgs:
+    """The optax transformation, its learning rate following ``schedule``."""
+    return self.entry.build(schedule, self.hyperparameters)
+
+
+def resolve(name: str, dataset: str, arch: str, peak_lr: float | None = None) -> Resolved:
+  """The optimizer ``name`` for (dataset, arch); ``peak_lr`` replaces its documented peak."""
+  if name not in REGISTRY:
+    raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(ALL_NAMES)}.")
+  entry = REGISTRY[name]
+  hp = {
+    "peak_learning_rate": entry.peak_learning_rate if peak_lr is None else float(peak_lr),
+    "weight_decay": entry.weight_decay,
+  }
+  if entry.is_pilot:
+    tuned = PILOT_TUNED[(dataset, arch)]
+    hp |= tuned | {"lr_phi": tuned["lr_phi"] * entry.lr_phi_factor}
+  return Resolved(name, entry, hp)
 
 
 def parse_names(names: str) -> list[str]:
@@ -91,39 +142,3 @@ def learning_rate_schedule(peak: float, total_steps: int, warmup_steps: int = 0)
   if warmup_steps:
     return optax.warmup_cosine_decay_schedule(0.0, peak, warmup_steps, total_steps, end_value=0.0)
   return optax.cosine_decay_schedule(peak, total_steps)
-
-
-def hyperparameters(name: str, dataset: str, arch: str, peak_lr: float | None = None) -> dict:
-  """The documented hyperparameters of `name` for this dataset and architecture.
-
-  ``peak_lr`` replaces the documented peak learning rate (a learning-rate sweep).
-  """
-  base = "pilot" if name in PILOT_FAMILY else name
-  peak = PEAK_LEARNING_RATE[base] if peak_lr is None else float(peak_lr)
-  hp = {"peak_learning_rate": peak, "weight_decay": WEIGHT_DECAY[base]}
-  if name in PILOT_FAMILY:
-    tuned = PILOT_TUNED[(dataset, arch)]
-    hp |= tuned | {"lr_phi": tuned["lr_phi"] * LR_PHI_FACTOR[name]}
-  return hp
-
-
-def make_optimizer(
-  name: str, dataset: str, arch: str, schedule: optax.Schedule
-) -> optax.GradientTransformationExtraArgs:
-  hp = hyperparameters(name, dataset, arch)
-  wd = hp["weight_decay"]
-  if name in PILOT_FAMILY:
-    return pilot(
-      schedule, weight_decay=wd, gamma=hp["gamma"], lr_phi=hp["lr_phi"], degree=hp["degree"]
-    )
-  if name == "adam":
-    return optax.adam(schedule)
-  if name == "adamw":
-    return optax.adamw(schedule, weight_decay=wd)
-  if name == "lion":
-    return optax.lion(schedule, weight_decay=wd)
-  if name == "adabelief":
-    return optax.adabelief(schedule)
-  if name == "sophia":
-    return optax.contrib.sophia(schedule, weight_decay=wd)
-  raise ValueError(f"unknown optimizer {name!r}; choose from {ALL_NAMES}.")

@@ -10,6 +10,7 @@ its optimizer state). One seed is a batch of one: the same code runs it.
 from __future__ import annotations
 
 import functools
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +21,7 @@ from flax import nnx
 from benchmarks import processes
 from benchmarks.data import Dataset
 from benchmarks.models import build_model
-from benchmarks.optimizers import NEEDS_OBJECTIVE, PILOT_FAMILY, make_optimizer
+from benchmarks.optimizers import Resolved
 
 EVAL_BATCH = 1000
 
@@ -59,14 +60,22 @@ def _stack(trees):
   return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
+class TrainState(NamedTuple):
+  """Everything a run carries from step to step, every leaf with a leading seed axis."""
+
+  params: Any  # the model's nnx.Param state
+  rest: Any  # the rest of the model's state (BatchNorm statistics)
+  opt_state: Any  # the optimizer's state
+
+
 class SeedGroup:
   """The jitted, seed-vmapped train and eval steps of one (model, optimizer) over ``seeds``.
 
-  ``self.state`` is the train state ``(params, rest, opt_state)``, every leaf
-  with a leading axis of ``len(seeds)``, replicated over all devices.
+  ``self.state`` is the :class:`TrainState`, every leaf with a leading axis of
+  ``len(seeds)``, replicated over all devices.
   """
 
-  def __init__(self, dataset: Dataset, arch: str, optimizer: str, seeds, schedule, dtype):
+  def __init__(self, dataset: Dataset, arch: str, optimizer: Resolved, seeds, schedule, dtype):
     _, h, _, c = dataset.train_images.shape
     models = [build_model(arch, c, dataset.num_classes, h, dtype=dtype, seed=s) for s in seeds]
     splits = [nnx.split(m, nnx.Param, ...) for m in models]
@@ -76,11 +85,11 @@ class SeedGroup:
     params = _stack([p for _, p, _ in splits])
     rest = _stack([r for _, _, r in splits])
     self.num_params = sum(x.size for x in jax.tree.leaves(splits[0][1]))
-    self.tx = make_optimizer(optimizer, dataset.name, arch, schedule)
-    self.state = processes.replicate((params, rest, jax.vmap(self.tx.init)(params)))
+    self.tx = optimizer.make(schedule)
+    self.state = processes.replicate(TrainState(params, rest, jax.vmap(self.tx.init)(params)))
     self.seeds = list(seeds)
-    self.records_policy = optimizer in PILOT_FAMILY
-    self.needs_objective = optimizer in NEEDS_OBJECTIVE
+    self.records_policy = optimizer.entry.is_pilot
+    self.needs_objective = optimizer.entry.needs_objective
     self.dataset, self.dtype = dataset, dtype
     self.batch_sharding = processes.batch_sharding()
     # Seed axis on the state, the data order and the keys; images, labels and the step shared.
@@ -121,7 +130,7 @@ class SeedGroup:
       )
     else:
       policy = jnp.zeros(4)
-    return (params, rest, opt_state), loss, policy
+    return TrainState(params, rest, opt_state), loss, policy
 
   def _eval_step(self, state, images_u8, labels, start, size):
     params, rest, _ = state

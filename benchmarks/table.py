@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import sweep
-from benchmarks.optimizers import ALL_NAMES, hyperparameters
+from benchmarks.optimizers import ALL_NAMES, LABELS, REGISTRY
 from benchmarks.stats import paired_cells, paired_row
 
 # The paper's tables (PyPI page of pilot-optimizer): (accuracy %, val loss, loss variance).
@@ -60,16 +60,7 @@ REQUIRED_KEYS = (
   "history",
   "final",
 )
-NAMES = {
-  "pilot": "PILOT",
-  "adam": "Adam",
-  "adamw": "AdamW",
-  "lion": "Lion",
-  "adabelief": "AdaBelief",
-  "sophia": "Sophia",
-  "pilot_frozen": "PILOT, frozen policy",
-  "pilot_fast_policy": "PILOT, 10× η_φ",
-}
+NAMES = LABELS
 
 
 def load_results(directory: Path) -> list[dict]:
@@ -109,6 +100,14 @@ def _cell(mean_std, digits: int, fmt: str = "f") -> str:
 BASELINE = "adam"
 LEARNED_VS_FROZEN = ("pilot", "pilot_frozen")
 
+# Each knob on its whole range, so that a change of 0.001 looks like one.
+POLICY_FIELDS = (
+  ("rho", "ρ", (-1.0, 1.0)),
+  ("pm", "p_m", (0.0, 1.0)),
+  ("pv", "p_v", (0.0, 0.5)),
+  ("ps", "p_s", (0.0, 1.0)),
+)
+
 
 def paired(records: list[dict], baseline: str = BASELINE) -> dict:
   """Per (dataset, arch) and optimizer: final-accuracy differences from ``baseline``, seed by seed.
@@ -135,6 +134,17 @@ def paired(records: list[dict], baseline: str = BASELINE) -> dict:
   return out
 
 
+def learned_vs_frozen(records: list[dict]) -> dict:
+  """PILOT's learned policy against its frozen one, paired by seed (:func:`paired`)."""
+  return paired([r for r in records if r["optimizer"] in LEARNED_VS_FROZEN], "pilot_frozen")
+
+
+def _with_policy(by_opt: dict) -> dict:
+  """{optimizer: its runs that recorded PILOT's policy}, optimizers without any left out."""
+  runs = {opt: [r for r in rs if r.get("policy")] for opt, rs in by_opt.items()}
+  return {opt: rs for opt, rs in runs.items() if rs}
+
+
 def policy_markdown(records: list[dict]) -> str:
   """How far each PILOT variant's knobs and ρ moved: first and last recorded, largest change.
 
@@ -143,8 +153,7 @@ def policy_markdown(records: list[dict]) -> str:
   """
   lines = []
   for (dataset, arch), by_opt in _grouped(records).items():
-    runs_with_policy = {o: [r for r in runs if r.get("policy")] for o, runs in by_opt.items()}
-    runs_with_policy = {o: runs for o, runs in runs_with_policy.items() if runs}
+    runs_with_policy = _with_policy(by_opt)
     if not runs_with_policy:
       continue
     lines.append(f"#### PILOT's policy over training, {dataset} / {arch}\n")
@@ -244,15 +253,6 @@ def _mean_curve(runs, field):
   return np.arange(1, length + 1), np.mean(
     [[h[field] for h in r["history"][:length]] for r in runs], axis=0
   )
-
-
-# Each knob on its whole range, so that a change of 0.001 looks like one.
-POLICY_FIELDS = (
-  ("rho", "ρ", (-1.0, 1.0)),
-  ("pm", "p_m", (0.0, 1.0)),
-  ("pv", "p_v", (0.0, 0.5)),
-  ("ps", "p_s", (0.0, 1.0)),
-)
 
 
 def _plain_ticks(axis):
@@ -427,16 +427,12 @@ def plot(records: list[dict], directory: Path) -> list[Path]:
     path = directory / f"{dataset}_{arch}_curves.png"
     _plot_curves(plt, by_opt, dataset, arch, path)
     written.append(path)
-    pilot_runs = {
-      opt: [r for r in runs if r.get("policy")]
-      for opt, runs in by_opt.items()
-      if any(r.get("policy") for r in runs)
-    }
+    pilot_runs = _with_policy(by_opt)
     if pilot_runs:
       path = directory / f"{dataset}_{arch}_pilot_policy.png"
       _plot_policy(plt, pilot_runs, dataset, arch, path)
       written.append(path)
-  learned = paired([r for r in records if r["optimizer"] in LEARNED_VS_FROZEN], "pilot_frozen")
+  learned = learned_vs_frozen(records)
   for key, rows in paired(records).items():
     comparisons = {
       f"minus {NAMES[BASELINE]}": rows,
@@ -490,7 +486,7 @@ def main(argv=None):
   summary = summarise(documented)
   stats = paired(documented)
   # Whether the learned policy beats the frozen one: PILOT against its own ablation, paired.
-  learned = paired([r for r in documented if r["optimizer"] in LEARNED_VS_FROZEN], "pilot_frozen")
+  learned = learned_vs_frozen(documented)
   sections = []
   if swept:
     analysis = sweep.analyse(records)
@@ -526,9 +522,9 @@ def main(argv=None):
 
 
 def _at_documented_rate(record: dict) -> bool:
-  hp = record["hyperparameters"]
-  documented = hyperparameters(record["optimizer"], record["dataset"], record["arch"])
-  return float(hp["peak_learning_rate"]) == documented["peak_learning_rate"]
+  entry = REGISTRY.get(record["optimizer"])
+  rate = record["hyperparameters"].get("peak_learning_rate")
+  return entry is None or rate is None or float(rate) == entry.peak_learning_rate
 
 
 if __name__ == "__main__":

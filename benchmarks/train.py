@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -36,28 +35,38 @@ from tqdm.auto import tqdm
 
 from benchmarks import checkpoints, processes, records, trajectories
 from benchmarks.data import DataError, Dataset, load_dataset
-from benchmarks.optimizers import hyperparameters, learning_rate_schedule, parse_names
-from benchmarks.seeds import SeedGroup, epoch_orders
+from benchmarks.optimizers import REGISTRY, Resolved, learning_rate_schedule, parse_names, resolve
+from benchmarks.seeds import SeedGroup, TrainState, epoch_orders
 
 WARMUP_EPOCHS = {"cnn": 0, "resnet18": 3}
 LOSS_VARIANCE_DEFINITION = "population variance of the per-batch training loss over the final epoch"
 
 
+def _prefix(dataset: str, arch: str, optimizer: str, peak_lr: float | None) -> str:
+  lr = "" if peak_lr is None else f"_lr{peak_lr:g}"
+  return f"{dataset}_{arch}_{optimizer}{lr}"
+
+
 def run_name(
   dataset: str, arch: str, optimizer: str, seed: int, peak_lr: float | None = None
 ) -> str:
-  """The file name (without suffix) of a run; the peak learning rate is in it when not the default."""
-  lr = "" if peak_lr is None else f"_lr{peak_lr:g}"
-  return f"{dataset}_{arch}_{optimizer}{lr}_seed{seed}"
+  """A run's file name (no suffix); the peak learning rate is in it when not the default."""
+  return f"{_prefix(dataset, arch, optimizer, peak_lr)}_seed{seed}"
 
 
-# What defines a run besides (dataset, arch, optimizer, seed): a finished or checkpointed run is
-# reused under --resume only when all of these match (the optimizer's own hyperparameters too).
-SETUP_KEYS = ("epochs", "train_size", "batch_size", "precision")
+def checkpoint_name(
+  dataset: str, arch: str, optimizer: str, seeds: list[int], peak_lr: float | None = None
+) -> str:
+  """The checkpoint folder of the seeds trained together in one program."""
+  return f"{_prefix(dataset, arch, optimizer, peak_lr)}_seeds{'-'.join(map(str, seeds))}"
 
 
 def run_setup(hp: dict, epochs: int, train_size: int, batch_size: int, precision: str) -> dict:
-  """Everything that defines a run's result, for comparison with a finished or checkpointed one."""
+  """Everything that defines a run's result besides (dataset, arch, optimizer, seed).
+
+  A finished or checkpointed run is reused under ``--resume`` only when all of it matches,
+  the optimizer's own hyperparameters included.
+  """
   return dict(
     epochs=epochs, train_size=train_size, batch_size=batch_size, precision=precision, **hp
   )
@@ -70,7 +79,7 @@ def record_setup(record: dict, keys) -> dict:
 
 
 def setup_differences(found: dict, wanted: dict) -> list[str]:
-  """``key=found (asked: wanted)`` for each key whose value differs; [] when they match."""
+  """``key=found (this run: wanted)`` for each key whose value differs; [] when they match."""
   return [
     f"{k}={found.get(k)!r} (this run: {v!r})"
     for k, v in wanted.items()
@@ -84,10 +93,53 @@ def _same(a, b) -> bool:
   return a == b
 
 
+class SetupMismatchError(ValueError):
+  """A finished or checkpointed run was made with another set-up than the one asked for."""
+
+
+@dataclasses.dataclass
+class SeedProgress:
+  """What one seed of a run has recorded so far (saved in each checkpoint)."""
+
+  seed: int
+  history: list[dict] = dataclasses.field(default_factory=list)
+  policy: list[dict] = dataclasses.field(default_factory=list)
+  loss_variance: float | None = None  # of the last recorded epoch
+  stopped: bool = False  # its training loss went non-finite: it records no more epochs
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+  """The fixed quantities of one run: sizes, the schedule, what it is compared against."""
+
+  steps_per_epoch: int
+  epochs: int
+  batch_size: int
+  warmup_steps: int
+  setup: dict
+
+
+def _protocol(dataset, arch, optimizer, epochs, batch_size, precision) -> Protocol:
+  steps_per_epoch = len(dataset.train_labels) // batch_size
+  if steps_per_epoch == 0:
+    raise ValueError(
+      f"batch size {batch_size} exceeds the {len(dataset.train_labels)} training examples."
+    )
+  if batch_size % jax.device_count():
+    raise ValueError(f"batch size {batch_size} does not split over {jax.device_count()} devices.")
+  total_steps = steps_per_epoch * epochs
+  # Runs shorter than the warm-up (smoke tests) warm up over their first half.
+  warmup_steps = min(WARMUP_EPOCHS[arch] * steps_per_epoch, total_steps // 2)
+  setup = run_setup(
+    optimizer.hyperparameters, epochs, len(dataset.train_labels), batch_size, precision
+  )
+  return Protocol(steps_per_epoch, epochs, batch_size, warmup_steps, setup)
+
+
 def train_seeds(
   dataset: Dataset,
   arch: str,
-  optimizer: str,
+  optimizer: str | Resolved,
   seeds: list[int],
   epochs: int,
   *,
@@ -99,191 +151,231 @@ def train_seeds(
   peak_lr: float | None = None,
   trajectory_dir: Path | None = None,
   trajectory_every: int = 0,
-) -> tuple[list[dict], tuple]:
+) -> tuple[list[dict], TrainState]:
   """Trains every seed of one optimizer in one program; returns their records and final state.
 
-  With ``checkpoint_dir``, continues from the latest end-of-epoch checkpoint found
-  there and writes one after every epoch (process 0); a checkpoint made with another set-up
-  (:func:`run_setup`) is an error. ``peak_lr`` replaces the optimizer's documented peak
-  learning rate. With ``trajectory_every`` > 0, each seed's parameters are saved under
+  ``optimizer``: a name, or one already resolved (:func:`benchmarks.optimizers.resolve`);
+  ``peak_lr`` replaces a name's documented peak learning rate. With ``checkpoint_dir``,
+  continues from the latest end-of-epoch checkpoint found there (an error if it was made
+  with another set-up, :func:`run_setup`) and writes one after every epoch (process 0).
+  With ``trajectory_every`` > 0, each seed's parameters are saved under
   ``trajectory_dir/<run>/`` (:mod:`benchmarks.trajectories`).
   """
-  steps_per_epoch = len(dataset.train_labels) // batch_size
-  if steps_per_epoch == 0:
-    raise ValueError(
-      f"batch size {batch_size} exceeds the {len(dataset.train_labels)} training examples."
-    )
-  if batch_size % jax.device_count():
-    raise ValueError(f"batch size {batch_size} does not split over {jax.device_count()} devices.")
-  total_steps = steps_per_epoch * epochs
-  hp = hyperparameters(optimizer, dataset.name, arch, peak_lr)
-  setup = run_setup(hp, epochs, len(dataset.train_labels), batch_size, precision)
-  # Runs shorter than the warm-up (smoke tests) warm up over their first half.
-  warmup_steps = min(WARMUP_EPOCHS[arch] * steps_per_epoch, total_steps // 2)
-  schedule = learning_rate_schedule(hp["peak_learning_rate"], total_steps, warmup_steps)
+  if isinstance(optimizer, str):
+    optimizer = resolve(optimizer, dataset.name, arch, peak_lr)
+  protocol = _protocol(dataset, arch, optimizer, epochs, batch_size, precision)
+  schedule = learning_rate_schedule(
+    optimizer.hyperparameters["peak_learning_rate"],
+    protocol.steps_per_epoch * epochs,
+    protocol.warmup_steps,
+  )
   dtype = jnp.bfloat16 if precision == "bf16" else jnp.float32
   group = SeedGroup(dataset, arch, optimizer, seeds, schedule, dtype)
-
-  train_x, train_y, test_x, test_y = processes.replicate(
+  data = processes.replicate(
     (dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels)
   )
   keys = jnp.stack([jax.random.key(seed) for seed in seeds])
-  histories = [[] for _ in seeds]
-  policies = [[] for _ in seeds]
-  stopped = [False] * len(seeds)  # a seed whose loss went non-finite records no more epochs
-  done = 0
-  if checkpoint_dir is not None:
-    found = checkpoints.latest_on_every_process(checkpoint_dir, group.state)
-    if found is not None:
-      done, leaves, progress = found
-      differences = setup_differences(progress.get("setup", {}), setup)
-      if differences:
-        raise SetupMismatchError(
-          f"the checkpoint in {checkpoint_dir} was made with {', '.join(differences)}; "
-          "remove it or use another --out."
-        )
-      group.state = checkpoints.from_leaves(group.state, leaves)
-      histories, policies, stopped = (
-        progress["histories"],
-        progress["policies"],
-        progress["stopped"],
-      )
-      _say(f"[{optimizer} seeds {seeds}] resumed after epoch {done} from {checkpoint_dir}")
   shuffles = [np.random.default_rng(seed) for seed in seeds]
+
+  done, progress = _resume(group, checkpoint_dir, protocol, seeds, optimizer.name)
   for _ in range(done):  # the data orders of the epochs already trained
-    epoch_orders(shuffles, len(dataset.train_labels), steps_per_epoch, batch_size)
-  writers = []
-  if trajectory_every > 0 and processes.is_writer():
-    for seed in seeds:
-      name = run_name(dataset.name, arch, optimizer, seed, peak_lr)
-      meta = trajectories.meta_for(
-        dataset=dataset.name,
-        arch=arch,
-        optimizer=optimizer,
-        seed=seed,
-        peak_lr=hp["peak_learning_rate"],
-        params=jax.tree.map(lambda x: x[0], group.state[0]),
-        steps_per_epoch=steps_per_epoch,
-      )
-      writers.append(
-        trajectories.TrajectoryWriter(trajectory_dir / name, meta, done * steps_per_epoch)
-      )
-
-  def save_snapshots(steps_done: int) -> None:
-    if writers:
-      params = processes.to_host(group.state[0])
-      for k, writer in enumerate(writers):
-        writer.write(steps_done, trajectories.flatten([x[k] for x in jax.tree.leaves(params)]))
-
-  if done == 0:
-    save_snapshots(0)
+    epoch_orders(shuffles, len(dataset.train_labels), protocol.steps_per_epoch, batch_size)
+  snapshots = _Snapshots(
+    group,
+    dataset,
+    arch,
+    optimizer,
+    seeds,
+    peak_lr,
+    protocol,
+    trajectory_dir,
+    trajectory_every,
+    done,
+  )
 
   for epoch in range(done + 1, epochs + 1):
     orders = processes.replicate(
-      epoch_orders(shuffles, len(dataset.train_labels), steps_per_epoch, batch_size)
+      epoch_orders(shuffles, len(dataset.train_labels), protocol.steps_per_epoch, batch_size)
     )
-    losses, knobs = [], []
     start = time.perf_counter()
-    bar = tqdm(
-      range(steps_per_epoch),
-      desc=f"{optimizer} seeds {','.join(map(str, seeds))} epoch {epoch}/{epochs}",
-      unit="step",
-      leave=False,
-      mininterval=1.0,
-      file=sys.stderr,
-      disable=not processes.is_writer(),
+    losses, policies = _train_epoch(
+      group, data, orders, keys, epoch, protocol, policy_every, snapshots, optimizer.name
     )
-    for i in bar:
-      global_step = (epoch - 1) * steps_per_epoch + i
-      loss, knob = group.train(train_x, train_y, orders, i, global_step, keys)
-      losses.append(loss)
-      if writers and trajectories.snapshot_due(global_step + 1, trajectory_every, steps_per_epoch):
-        save_snapshots(global_step + 1)
-      if group.records_policy and global_step % policy_every == 0:
-        knobs.append((global_step + 1, knob))
-      if i % 50 == 0 and i >= 50:
-        # The loss of 50 steps ago is surely computed: showing it does not stall the queue.
-        bar.set_postfix(loss=f"{float(processes.to_host(losses[i - 50]).mean()):.4f}")
-    epoch_losses = np.stack([processes.to_host(x) for x in losses], axis=1).astype(np.float64)
     seconds = time.perf_counter() - start
-    val_loss, val_acc = group.evaluate(test_x, test_y, len(dataset.test_labels))
-    knobs = [(step, processes.to_host(k)) for step, k in knobs]
-    for k, seed in enumerate(seeds):
-      if stopped[k]:
-        continue
-      histories[k].append(
-        dict(
-          epoch=epoch,
-          train_loss=float(epoch_losses[k].mean()),
-          val_loss=float(val_loss[k]),
-          val_accuracy=float(val_acc[k]),
-          seconds=seconds,
-          loss_variance=float(np.var(epoch_losses[k])),
-        )
+    val_loss, val_acc = group.evaluate(data[2], data[3], len(dataset.test_labels))
+    for k, seed_progress in enumerate(progress):
+      _record_epoch(seed_progress, epoch, losses[k], val_loss[k], val_acc[k], seconds,
+                    [(step, p[k]) for step, p in policies])  # fmt: skip
+      _report(
+        seed_progress, dataset.name, arch, optimizer.name, epoch, protocol, len(seeds), seconds
       )
-      for step, knob in knobs:
-        rho, pm, pv, ps = (float(v) for v in knob[k])
-        policies[k].append(dict(step=step, rho=rho, pm=pm, pv=pv, ps=ps))
-      if not np.isfinite(epoch_losses[k]).all():
-        stopped[k] = True
-        _say(
-          f"[{optimizer} seed {seed}] non-finite training loss in epoch {epoch}; stopping this run."
-        )
-        continue
-      _say(
-        f"[{dataset.name}/{arch}/{optimizer} seed {seed}] epoch {epoch}/{epochs}: train loss "
-        f"{epoch_losses[k].mean():.4f}  val loss {val_loss[k]:.4f}  val acc {100 * val_acc[k]:.2f}%  "
-        f"{seconds:.1f}s ({len(seeds) * steps_per_epoch * batch_size / seconds:.0f} img/s)"
-      )
-    if checkpoint_dir is not None and processes.is_writer() and epoch < epochs and not all(stopped):
-      progress = dict(histories=histories, policies=policies, stopped=stopped, setup=setup)
-      checkpoints.save(checkpoint_dir, epoch, checkpoints.to_leaves(group.state), progress)
-    if all(stopped):
+    if all(p.stopped for p in progress):
       break
+    if checkpoint_dir is not None and processes.is_writer() and epoch < epochs:
+      state = dict(progress=[dataclasses.asdict(p) for p in progress], setup=protocol.setup)
+      checkpoints.save(checkpoint_dir, epoch, checkpoints.to_leaves(group.state), state)
 
   settings = dict(
     batch_size=batch_size,
     schedule="cosine decay per step" + (", linear warm-up" if WARMUP_EPOCHS[arch] else ""),
     warmup_epochs=WARMUP_EPOCHS[arch],
-    warmup_steps=warmup_steps,
+    warmup_steps=protocol.warmup_steps,
     precision=precision,
     num_params=group.num_params,
     train_size=len(dataset.train_labels),
     seeds_in_one_program=len(seeds),
     processes=jax.process_count(),
-    devices=jax.device_count(),
     loss_variance=LOSS_VARIANCE_DEFINITION,
-    device=str(jax.devices()[0].device_kind),
-    jax=jax.__version__,
-    python=platform.python_version(),
-    command=command,
-    source=records.source_revision(),
-  )
-  seed_records = []
-  for k, seed in enumerate(seeds):
-    history = [{key: v for key, v in h.items() if key != "loss_variance"} for h in histories[k]]
-    record = dict(
-      dataset=dataset.name,
-      arch=arch,
-      optimizer=optimizer,
-      seed=seed,
-      epochs=epochs,
-      hyperparameters=hp | settings,
-      history=history,
-      final=dict(
-        val_accuracy=histories[k][-1]["val_accuracy"],
-        val_loss=histories[k][-1]["val_loss"],
-        loss_variance=histories[k][-1]["loss_variance"],
-      ),
-    )
-    if group.records_policy:
-      record["policy"] = policies[k]
-    seed_records.append(record)
+  ) | records.header(command)
+  seed_records = [
+    _seed_record(p, dataset.name, arch, optimizer, epochs, settings, group.records_policy)
+    for p in progress
+  ]
   return seed_records, group.state
 
 
-class SetupMismatchError(ValueError):
-  """A finished or checkpointed run was made with another set-up than the one asked for."""
+def _resume(group, checkpoint_dir, protocol, seeds, name) -> tuple[int, list[SeedProgress]]:
+  """(epochs done, each seed's progress): from the latest checkpoint, or a fresh start."""
+  fresh = 0, [SeedProgress(seed) for seed in seeds]
+  if checkpoint_dir is None:
+    return fresh
+  found = checkpoints.latest_on_every_process(checkpoint_dir, group.state)
+  if found is None:
+    return fresh
+  done, leaves, saved = found
+  differences = setup_differences(saved.get("setup", {}), protocol.setup)
+  if differences:
+    raise SetupMismatchError(
+      f"the checkpoint in {checkpoint_dir} was made with {', '.join(differences)}; "
+      "remove it or use another --out."
+    )
+  group.state = checkpoints.from_leaves(group.state, leaves)
+  _say(f"[{name} seeds {seeds}] resumed after epoch {done} from {checkpoint_dir}")
+  return done, [SeedProgress(**p) for p in saved["progress"]]
+
+
+class _Snapshots:
+  """Each seed's trajectory writer (--trajectory-every), or nothing."""
+
+  def __init__(
+    self, group, dataset, arch, optimizer, seeds, peak_lr, protocol, directory, every, done
+  ):
+    self.group, self.every, self.steps_per_epoch = group, every, protocol.steps_per_epoch
+    self.writers = []
+    if every <= 0 or not processes.is_writer():
+      return
+    first = jax.tree.map(lambda x: x[0], group.state.params)
+    for seed in seeds:
+      meta = trajectories.meta_for(
+        dataset=dataset.name,
+        arch=arch,
+        optimizer=optimizer.name,
+        seed=seed,
+        peak_lr=optimizer.hyperparameters["peak_learning_rate"],
+        params=first,
+        steps_per_epoch=protocol.steps_per_epoch,
+      )
+      name = run_name(dataset.name, arch, optimizer.name, seed, peak_lr)
+      self.writers.append(
+        trajectories.TrajectoryWriter(directory / name, meta, done * protocol.steps_per_epoch)
+      )
+    if done == 0:
+      self.save(0)
+
+  def after_step(self, steps_done: int) -> None:
+    if self.writers and trajectories.snapshot_due(steps_done, self.every, self.steps_per_epoch):
+      self.save(steps_done)
+
+  def save(self, steps_done: int) -> None:
+    params = processes.to_host(self.group.state.params)
+    for k, writer in enumerate(self.writers):
+      writer.write(steps_done, trajectories.flatten([x[k] for x in jax.tree.leaves(params)]))
+
+
+def _train_epoch(group, data, orders, keys, epoch, protocol, policy_every, snapshots, name):
+  """One epoch of every seed: (S, steps) host losses and [(step, (S, 4) policy)]."""
+  seeds = ",".join(str(s) for s in group.seeds)
+  bar = tqdm(
+    range(protocol.steps_per_epoch),
+    desc=f"{name} seeds {seeds} epoch {epoch}/{protocol.epochs}",
+    unit="step",
+    leave=False,
+    mininterval=1.0,
+    file=sys.stderr,
+    disable=not processes.is_writer(),
+  )
+  losses, policies = [], []
+  for i in bar:
+    global_step = (epoch - 1) * protocol.steps_per_epoch + i
+    loss, policy = group.train(data[0], data[1], orders, i, global_step, keys)
+    losses.append(loss)
+    if group.records_policy and global_step % policy_every == 0:
+      policies.append((global_step + 1, policy))
+    snapshots.after_step(global_step + 1)
+    if i % 50 == 0 and i >= 50:
+      # The loss of 50 steps ago is surely computed: showing it does not stall the queue.
+      bar.set_postfix(loss=f"{float(processes.to_host(losses[i - 50]).mean()):.4f}")
+  losses = np.stack([processes.to_host(x) for x in losses], axis=1).astype(np.float64)
+  return losses, [(step, processes.to_host(p)) for step, p in policies]
+
+
+def _record_epoch(progress: SeedProgress, epoch, losses, val_loss, val_acc, seconds, policies):
+  """Appends one epoch to a seed's history and policy (nothing once it has stopped)."""
+  if progress.stopped:
+    return
+  progress.history.append(
+    dict(
+      epoch=epoch,
+      train_loss=float(losses.mean()),
+      val_loss=float(val_loss),
+      val_accuracy=float(val_acc),
+      seconds=seconds,
+    )
+  )
+  progress.loss_variance = float(np.var(losses))
+  for step, policy in policies:
+    rho, pm, pv, ps = (float(v) for v in policy)
+    progress.policy.append(dict(step=step, rho=rho, pm=pm, pv=pv, ps=ps))
+  progress.stopped = not np.isfinite(losses).all()
+
+
+def _report(progress: SeedProgress, dataset, arch, name, epoch, protocol, num_seeds, seconds):
+  if not progress.history or progress.history[-1]["epoch"] != epoch:
+    return  # stopped before this epoch
+  if progress.stopped:
+    _say(
+      f"[{name} seed {progress.seed}] non-finite training loss in epoch {epoch}; stopping this run."
+    )
+    return
+  h = progress.history[-1]
+  images = num_seeds * protocol.steps_per_epoch * protocol.batch_size
+  _say(
+    f"[{dataset}/{arch}/{name} seed {progress.seed}] epoch {epoch}/{protocol.epochs}: train loss "
+    f"{h['train_loss']:.4f}  val loss {h['val_loss']:.4f}  val acc {100 * h['val_accuracy']:.2f}%  "
+    f"{seconds:.1f}s ({images / seconds:.0f} img/s)"
+  )
+
+
+def _seed_record(progress: SeedProgress, dataset, arch, optimizer, epochs, settings, with_policy):
+  """One seed's result JSON."""
+  last = progress.history[-1]
+  record = dict(
+    dataset=dataset,
+    arch=arch,
+    optimizer=optimizer.name,
+    seed=progress.seed,
+    epochs=epochs,
+    hyperparameters=optimizer.hyperparameters | settings,
+    history=progress.history,
+    final=dict(
+      val_accuracy=last["val_accuracy"],
+      val_loss=last["val_loss"],
+      loss_variance=progress.loss_variance,
+    ),
+  )
+  if with_policy:
+    record["policy"] = progress.policy
+  return record
 
 
 def _say(message: str) -> None:
@@ -293,7 +385,7 @@ def _say(message: str) -> None:
 
 def write_final_state(directory: Path, name: str, state, k: int) -> Path:
   """Seed k's final parameters (and PILOT's ρ, φ) as one .npz, keys named by their paths."""
-  params, _, opt_state = state
+  params, opt_state = state.params, state.opt_state
   arrays = {
     jax.tree_util.keystr(path, simple=True, separator="/"): processes.to_host(x)[k]
     for path, x in jax.tree.leaves_with_path(params)
@@ -441,44 +533,44 @@ def main(argv=None):
     sys.exit(f"error: {e}")
 
 
-def run_optimizer(args, dataset: Dataset, optimizer: str, peak_lr, out: Path, command: str):
+def run_optimizer(args, dataset: Dataset, name: str, peak_lr, out: Path, command: str):
   """Trains (or, under --resume, skips or continues) every seed of one optimizer at one peak LR."""
-  hp = hyperparameters(optimizer, dataset.name, args.arch, peak_lr)
-  if (
-    peak_lr is not None
-    and hp["peak_learning_rate"]
-    == hyperparameters(optimizer, dataset.name, args.arch)["peak_learning_rate"]
-  ):
+  optimizer = resolve(name, dataset.name, args.arch, peak_lr)
+  if peak_lr is not None and float(peak_lr) == REGISTRY[name].peak_learning_rate:
     peak_lr = None  # the default: the run keeps its default name
-  setup = run_setup(hp, args.epochs, len(dataset.train_labels), args.batch_size, args.precision)
+  setup = run_setup(
+    optimizer.hyperparameters,
+    args.epochs,
+    len(dataset.train_labels),
+    args.batch_size,
+    args.precision,
+  )
 
-  def name(seed):
-    return run_name(dataset.name, args.arch, optimizer, seed, peak_lr)
+  def path(seed):
+    return out / f"{run_name(dataset.name, args.arch, name, seed, peak_lr)}.json"
 
   # Finished runs are skipped under --resume (process 0 decides: only it has the files), and
   # only when they answer the same question: a result made with another set-up is an error.
   finished = np.zeros(len(args.seed_list), bool)
   if args.resume and processes.is_writer():
     for k, seed in enumerate(args.seed_list):
-      path = out / f"{name(seed)}.json"
-      if path.exists():
-        differences = setup_differences(record_setup(json.loads(path.read_text()), setup), setup)
+      if path(seed).exists():
+        found = record_setup(json.loads(path(seed).read_text()), setup)
+        differences = setup_differences(found, setup)
         if differences:
           raise SetupMismatchError(
-            f"{path} was made with {', '.join(differences)}; remove it or use another --out."
+            f"{path(seed)} was made with {', '.join(differences)}; remove it or use another --out."
           )
         finished[k] = True
   todo = [s for s, f in zip(args.seed_list, processes.from_writer(finished), strict=True) if not f]
   for seed in sorted(set(args.seed_list) - set(todo)):
-    _say(f"skipping {name(seed)}: its result exists with this set-up (--resume)")
+    _say(f"skipping {path(seed).stem}: its result exists with this set-up (--resume)")
   groups = [todo] if args.vmap_seeds and todo else [[s] for s in todo]
   for seeds in groups:
     checkpoint_dir = None
     if args.resume:
-      tag = "-".join(map(str, seeds))
-      lr = "" if peak_lr is None else f"_lr{peak_lr:g}"
       checkpoint_dir = (
-        out / "checkpoints" / f"{dataset.name}_{args.arch}_{optimizer}{lr}_seeds{tag}"
+        out / "checkpoints" / checkpoint_name(dataset.name, args.arch, name, seeds, peak_lr)
       )
     seed_records, state = train_seeds(
       dataset,
@@ -498,13 +590,13 @@ def run_optimizer(args, dataset: Dataset, optimizer: str, peak_lr, out: Path, co
     if not processes.is_writer():
       continue
     for k, record in enumerate(seed_records):
-      path = out / f"{name(record['seed'])}.json"
-      path.write_text(json.dumps(record, indent=1))
+      path(record["seed"]).write_text(json.dumps(record, indent=1))
       if args.final_state:
-        write_final_state(Path(args.final_state), name(record["seed"]), state, k)
+        write_final_state(Path(args.final_state), path(record["seed"]).stem, state, k)
       f = record["final"]
       print(
-        f"wrote {path}: val acc {100 * f['val_accuracy']:.2f}%, val loss {f['val_loss']:.4f}",
+        f"wrote {path(record['seed'])}: val acc {100 * f['val_accuracy']:.2f}%, "
+        f"val loss {f['val_loss']:.4f}",
         flush=True,
       )
     if checkpoint_dir is not None:

@@ -1,10 +1,12 @@
 """PILOT with a Flax Linen `TrainState`: a small MLP classifies two interleaved spirals.
 
-    python examples/linen_train_state.py
+    python examples/linen_train_state.py [--steps 600]
 
 `TrainState.create(..., tx=pilot(...))` and `state.apply_gradients` work as with any optax
 optimizer; the policy is read from `state.opt_state`. Runs in a few seconds on CPU.
 """
+
+import argparse
 
 import jax
 import jax.numpy as jnp
@@ -60,4 +62,6 @@ def main(steps=600):
 
 
 if __name__ == "__main__":
-  main()
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--steps", type=int, default=600, help="training steps")
+  main(parser.parse_args().steps)

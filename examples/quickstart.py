@@ -1,9 +1,11 @@
 """Quickstart: a small MLP on a synthetic regression task with PILOT in an optax chain.
 
-    python examples/quickstart.py
+    python examples/quickstart.py [--steps 600] [--batch 128]
 
 Prints the loss and the policy (ρ, p_m, p_v, p_s) as it learns; a few seconds on CPU.
 """
+
+import argparse
 
 import jax
 import jax.numpy as jnp
@@ -62,4 +64,8 @@ def main(steps=600, batch=128):
 
 
 if __name__ == "__main__":
-  main()
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--steps", type=int, default=600, help="training steps")
+  parser.add_argument("--batch", type=int, default=128, help="examples a step")
+  args = parser.parse_args()
+  main(args.steps, args.batch)

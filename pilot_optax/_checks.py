@@ -104,7 +104,7 @@ def check_policy_overrides(overrides: Mapping[str, Any] | None) -> None:
     check_range(f"policy_overrides[{key!r}]", value, low, high)
 
 
-def _kind(dtype) -> str | None:
+def _why_untrainable(dtype) -> str | None:
   """Why PILOT cannot train a leaf of this dtype, or None when it can."""
   if jnp.issubdtype(dtype, jnp.complexfloating):
     return (
@@ -120,7 +120,7 @@ def check_mu_dtype(mu_dtype: Any) -> None:
   """Raises ValueError unless ``mu_dtype`` is None or a real floating dtype."""
   if mu_dtype is None:
     return
-  why = _kind(jnp.dtype(mu_dtype))
+  why = _why_untrainable(jnp.dtype(mu_dtype))
   if why:
     raise ValueError(f"mu_dtype must be a real floating dtype; {jnp.dtype(mu_dtype)} is {why}.")
 
@@ -129,7 +129,7 @@ def check_params(params: Any) -> None:
   """Raises ValueError naming the first leaf whose dtype PILOT cannot train."""
   for path, leaf in jax.tree.leaves_with_path(params):
     dtype = leaf.dtype if hasattr(leaf, "dtype") else jnp.result_type(leaf)
-    why = _kind(dtype)
+    why = _why_untrainable(dtype)
     if why:
       raise ValueError(
         f"PILOT: parameter {jax.tree_util.keystr(path) or '(root)'} has dtype {dtype},"

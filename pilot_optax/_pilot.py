@@ -280,10 +280,14 @@ def pilot(
   :math:`(p_m, p_v, p_s) = (1, \tfrac12, 0)` is AdamW; :math:`(1, 0, 1)` with
   ε = 0 is sign descent on the momentum.
 
-  Non-finite gradients: one NaN or inf gradient makes ρ, φ and then the
-  parameters NaN for good (as with any optax optimizer); wrap it,
-  ``optax.apply_if_finite(pilot(...), max_consecutive_errors=5)``, to skip such
-  steps whole.
+  Non-finite gradients: a NaN or inf gradient element stays in its element, as
+  with ``optax.adam`` (that parameter and its moments become NaN, nothing else).
+  The sums over all parameters (the agreement ρ, the lookahead that trains φ)
+  leave out the elements whose gradient or moments are not finite, so the policy
+  stays finite and keeps learning from the rest; merely skipping φ's update on
+  a non-finite meta-gradient would freeze φ for good, since the NaN moments
+  would make every later lookahead NaN. To keep the parameter too, skip such
+  steps whole: ``optax.apply_if_finite(pilot(...), max_consecutive_errors=5)``.
 
   Names in the PyTorch reference (``pilot.PILOT``): ``lr`` is
   ``learning_rate``, ``betas`` is ``(b1, b2)``, ``eta_phi`` is ``lr_phi``.

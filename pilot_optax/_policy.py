@@ -77,8 +77,7 @@ def policy_knobs(
 
   Example:
     >>> import jax.numpy as jnp
-    >>> from pilot_optax import policy_knobs
-    >>> from pilot_optax._policy import init_phi
+    >>> from pilot_optax import init_phi, policy_knobs
     >>> policy_knobs(init_phi(2), jnp.linspace(-1, 1, 5)).shape
     (5, 3)
 

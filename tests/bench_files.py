@@ -60,6 +60,14 @@ def write_cifar10(directory: Path, per_batch=8, seed=0) -> dict:
   return written
 
 
+SMALL_RUN = dict(dataset="fashionmnist", arch="cnn", seeds=0, batch_size=16)
+
+
+def small_run(**options):
+  """benchmarks.train's arguments for a small run on tiny files: SMALL_RUN, updated."""
+  return cli(**(SMALL_RUN | options))
+
+
 def cli(**options):
   """Command-line arguments of benchmarks.train: cli(batch_size=16, resume=True) ->
   ["--batch-size", "16", "--resume"]."""

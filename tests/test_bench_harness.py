@@ -10,7 +10,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from bench_files import cli, write_fashion_mnist
+from bench_files import SMALL_RUN, cli, write_fashion_mnist
 
 from benchmarks import checkpoints, processes, seeds, train
 from benchmarks.data import load_dataset
@@ -120,17 +120,8 @@ def test_cli_resume_skips_finished_runs_and_removes_checkpoints(data_dir, tmp_pa
 
 def _small_pilot_run(data_dir):
   """Options of a 2-epoch pilot run of 2 steps per epoch, with --resume."""
-  return dict(
-    dataset="fashionmnist",
-    arch="cnn",
-    optimizer="pilot",
-    epochs=2,
-    seeds=0,
-    batch_size=16,
-    train_size=32,
-    policy_every=1,
-    data_dir=data_dir,
-    resume=True,
+  return SMALL_RUN | dict(
+    optimizer="pilot", epochs=2, train_size=32, policy_every=1, data_dir=data_dir, resume=True
   )
 
 
@@ -203,7 +194,7 @@ def test_two_processes_equal_one_process(data_dir, tmp_path):
   record_one = json.loads((tmp_path / "one" / "fashionmnist_cnn_pilot_seed0.json").read_text())
   record_two = json.loads((tmp_path / "two" / "fashionmnist_cnn_pilot_seed0.json").read_text())
   assert record_two["hyperparameters"]["processes"] == 2
-  assert record_two["hyperparameters"]["devices"] == 2
+  assert record_two["hyperparameters"]["device_count"] == 2
   np.testing.assert_allclose(
     [p["rho"] for p in record_two["policy"]], [p["rho"] for p in record_one["policy"]], rtol=1e-5
   )

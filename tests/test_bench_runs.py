@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from bench_files import cli, write_fashion_mnist
+from bench_files import small_run, write_fashion_mnist
 
 from benchmarks import checkpoints, train, trajectories
 from benchmarks.data import load_dataset
@@ -18,19 +18,8 @@ def data_dir(tmp_path_factory):
 
 
 def _options(data_dir, out, **extra):
-  base = dict(
-    dataset="fashionmnist",
-    arch="cnn",
-    optimizer="adam",
-    epochs=1,
-    seeds=0,
-    batch_size=16,
-    train_size=32,
-    data_dir=data_dir,
-    out=out,
-    resume=True,
-  )
-  return cli(**(base | extra))
+  base = dict(optimizer="adam", epochs=1, train_size=32, data_dir=data_dir, out=out, resume=True)
+  return small_run(**(base | extra))
 
 
 def test_resume_refuses_a_result_made_with_another_set_up(data_dir, tmp_path, capsys):

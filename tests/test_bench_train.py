@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from bench_files import cli, head_commit, write_cifar10, write_fashion_mnist
+from bench_files import cli, head_commit, small_run, write_cifar10, write_fashion_mnist
 
 from benchmarks import seeds, train
 from benchmarks.optimizers import OPTIMIZERS, parse_names
@@ -16,17 +16,7 @@ def test_every_optimizer_one_epoch_on_tiny_fashion_mnist(tmp_path, capsys):
   write_fashion_mnist(tmp_path / "data", n_train=64, n_test=32)
   out = tmp_path / "out"
   train.main(
-    cli(
-      dataset="fashionmnist",
-      arch="cnn",
-      optimizer="all",
-      epochs=1,
-      seeds=0,
-      batch_size=16,
-      policy_every=1,
-      data_dir=tmp_path / "data",
-      out=out,
-    )
+    small_run(optimizer="all", epochs=1, policy_every=1, data_dir=tmp_path / "data", out=out)
   )
   for name in OPTIMIZERS:
     record = json.loads((out / f"fashionmnist_cnn_{name}_seed0.json").read_text())

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from bench_files import cli, write_cifar10, write_fashion_mnist
+from bench_files import small_run, write_cifar10, write_fashion_mnist
 from flax import nnx
 
 from benchmarks import landscape, train, trajectories
@@ -112,17 +112,7 @@ def trained(tmp_path_factory):
   write_fashion_mnist(root / "data", n_train=64, n_test=16)
   out = root / "out"
   train.main(
-    cli(
-      dataset="fashionmnist",
-      arch="cnn",
-      optimizer="pilot,adam",
-      epochs=2,
-      seeds=0,
-      batch_size=16,
-      trajectory_every=2,
-      data_dir=root / "data",
-      out=out,
-    )
+    small_run(optimizer="pilot,adam", epochs=2, trajectory_every=2, data_dir=root / "data", out=out)
   )
   return root
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmarks import processes, records
 from benchmarks.data import NORMALISATION, Dataset, load_dataset
-from benchmarks.optimizers import learning_rate_schedule
+from benchmarks.optimizers import learning_rate_schedule, resolve
 from benchmarks.seeds import SeedGroup, epoch_orders
 from benchmarks.speed import timing
 
@@ -70,6 +70,8 @@ def main(argv=None):
   schedule = learning_rate_schedule(1e-3, STEPS_PER_EPOCH * 30)
   data = processes.replicate((dataset.train_images, dataset.train_labels))
 
+  optimizer = resolve(args.optimizer, dataset.name, "cnn")
+
   def orders(group_seeds):
     shuffles = [np.random.default_rng(s) for s in group_seeds]
     return jnp.asarray(epoch_orders(shuffles, len(dataset.train_labels), args.steps, BATCH))
@@ -80,14 +82,14 @@ def main(argv=None):
   ways = {
     f"{args.seeds} seeds in one program (--vmap-seeds)": [
       (
-        SeedGroup(dataset, "cnn", args.optimizer, seeds, schedule, jnp.float32),
+        SeedGroup(dataset, "cnn", optimizer, seeds, schedule, jnp.float32),
         orders(seeds),
         keys(seeds),
       )
     ],
     f"{args.seeds} seeds one after another": [
       (
-        SeedGroup(dataset, "cnn", args.optimizer, [s], schedule, jnp.float32),
+        SeedGroup(dataset, "cnn", optimizer, [s], schedule, jnp.float32),
         orders([s]),
         keys([s]),
       )
