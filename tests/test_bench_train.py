@@ -148,16 +148,7 @@ def test_batch_split_across_two_devices(tmp_path):
     sys.executable,
     "-m",
     "benchmarks.train",
-    *cli(
-      dataset="fashionmnist",
-      arch="cnn",
-      optimizer="pilot",
-      epochs=1,
-      seeds=0,
-      batch_size=16,
-      data_dir=tmp_path / "data",
-      out=tmp_path / "out",
-    ),
+    *small_run(optimizer="pilot", epochs=1, data_dir=tmp_path / "data", out=tmp_path / "out"),
   ]
   result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=root, env=env)
   assert result.returncode == 0, result.stdout + result.stderr
