@@ -406,15 +406,17 @@ def parse_args(argv=None):
     description=__doc__.split("\n\n")[0],
     formatter_class=argparse.ArgumentDefaultsHelpFormatter,
   )
-  parser.add_argument("--dataset", required=True, choices=["fashionmnist", "cifar10"])
-  parser.add_argument("--arch", required=True, choices=["cnn", "resnet18"])
+  parser.add_argument(
+    "--dataset", required=True, choices=["fashionmnist", "cifar10"], help="the data"
+  )
+  parser.add_argument("--arch", required=True, choices=["cnn", "resnet18"], help="the network")
   parser.add_argument(
     "--optimizer",
     required=True,
     help="comma list of pilot,adam,adamw,lion,adabelief,sophia and the ablations "
     "pilot_frozen,pilot_fast_policy; 'all' is the paper's six",
   )
-  parser.add_argument("--epochs", type=int, default=30)
+  parser.add_argument("--epochs", type=int, default=30, help="epochs (the paper's: 30)")
   parser.add_argument(
     "--peak-lr",
     default=None,
@@ -435,8 +437,13 @@ def parse_args(argv=None):
   parser.add_argument(
     "--data-dir", default=None, help="local original files; default: tensorflow-datasets"
   )
-  parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-  parser.add_argument("--batch-size", type=int, default=128)
+  parser.add_argument(
+    "--precision",
+    choices=["fp32", "bf16"],
+    default="fp32",
+    help="compute dtype (parameters stay float32)",
+  )
+  parser.add_argument("--batch-size", type=int, default=128, help="global batch size")
   parser.add_argument(
     "--policy-every", type=int, default=10, help="record PILOT's policy every N steps"
   )
@@ -449,8 +456,9 @@ def parse_args(argv=None):
   parser.add_argument(
     "--resume",
     action="store_true",
-    help="skip (optimizer, seed) runs whose JSON exists; continue unfinished ones from their "
-    "last end-of-epoch checkpoint under OUT/checkpoints/ (written after every epoch)",
+    help="skip (optimizer, seed) runs whose JSON exists with the same set-up (epochs, data, "
+    "batch, precision, hyperparameters; another set-up is an error); continue unfinished ones "
+    "from their last end-of-epoch checkpoint under OUT/checkpoints/ (written after every epoch)",
   )
   parser.add_argument(
     "--train-size", type=int, default=None, help="train on the first N training images only"
