@@ -466,12 +466,18 @@ def parse_args(argv=None):
   )
   parser.add_argument("out", help="the --out folder of benchmarks.train (with trajectories/)")
   parser.add_argument("--optimizers", default="pilot,adam", help="comma list of runs to draw")
-  parser.add_argument("--seed", type=int, default=0)
-  parser.add_argument("--directions", choices=["pca", "random"], default="pca")
+  parser.add_argument("--seed", type=int, default=0, help="the runs' seed (their common start)")
+  parser.add_argument(
+    "--directions",
+    choices=["pca", "random"],
+    default="pca",
+    help="the plane: principal directions of all the paths, or Li et al.'s filter-normalised "
+    "random directions",
+  )
   parser.add_argument(
     "--center",
     default=None,
-    help="random directions: whose end point (default: the first optimizer)",
+    help="random directions: whose end point is the centre (None: the first optimizer)",
   )
   parser.add_argument("--direction-seed", type=int, default=0, help="random directions' key")
   parser.add_argument("--grid", type=int, default=31, help="G: a G×G grid")
@@ -485,7 +491,9 @@ def parse_args(argv=None):
     help="grid margin beyond the paths, as a share of their span",
   )
   parser.add_argument("--line", default="pilot,adam", help="the two runs of the 1-D view")
-  parser.add_argument("--line-points", type=int, default=31)
+  parser.add_argument(
+    "--line-points", type=int, default=31, help="points on each 1-D line, t in [-0.25, 1.25]"
+  )
   parser.add_argument(
     "--batch",
     type=int,
@@ -498,7 +506,7 @@ def parse_args(argv=None):
     "--data-dir", default=None, help="local original files; default: tensorflow-datasets"
   )
   parser.add_argument(
-    "--name", default=None, help="output file stem (default landscape_<dataset>_<arch>_seed<S>)"
+    "--name", default=None, help="output file stem (None: landscape_<dataset>_<arch>_seed<S>)"
   )
   args = parser.parse_args(argv)
   args.optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
