@@ -25,6 +25,7 @@ from benchmarks.optimizers import ALL_NAMES
 from benchmarks.stats import paired_cells, paired_row
 
 GOOD_RANGE_POINTS = 0.5
+ZOOM_POINTS = 3.0  # the plot's second panel: accuracies within this of the best
 # (minuend, subtrahend): the differences reported at every rate and at the best rates.
 COMPARISONS = (("pilot", "adam"), ("pilot_frozen", "adam"), ("pilot", "pilot_frozen"))
 
@@ -188,34 +189,41 @@ def plot(analysis: dict, names: dict, directory: Path) -> list[Path]:
 
   written = []
   for key, entry in analysis.items():
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     count = len(entry["optimizers"])
-    for k, (opt, row) in enumerate(entry["optimizers"].items()):
-      colour = colours[k % len(colours)]
-      rates = [float(lr) for lr in row["accuracy"]]
-      means = [c["mean"] for c in row["accuracy"].values()]
-      ax.plot(rates, means, "-", color=colour, lw=1.8, label=names.get(opt, opt))
-      # Each optimizer's seeds a little to the side of the rate (log axis), so none hide another.
-      shift = 10 ** (0.03 * (k - (count - 1) / 2))
-      for lr, c in zip(rates, row["accuracy"].values(), strict=True):
-        ax.plot([lr * shift] * len(c["values"]), c["values"], "o", color=colour, ms=4, alpha=0.6)
-      best = row["best_rate"]
-      ax.plot(
-        best, row["accuracy"][f"{best:g}"]["mean"], "*", color=colour, ms=13, mec="black", mew=0.5
-      )
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(FixedLocator(entry["rates"]))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
-    ax.set(
-      xlabel="peak learning rate (log scale)",
-      ylabel="final validation accuracy (%)",
-      title=f"{key}: accuracy against the learning rate (line: mean; dots: seeds; ★: best)",
-    )
-    ax.title.set_fontsize(10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    values = [
+      v
+      for row in entry["optimizers"].values()
+      for c in row["accuracy"].values()
+      for v in c["values"]
+    ]
+    top = max(values)
+    for ax in axes:
+      for k, (opt, row) in enumerate(entry["optimizers"].items()):
+        colour = colours[k % len(colours)]
+        rates = [float(lr) for lr in row["accuracy"]]
+        means = [c["mean"] for c in row["accuracy"].values()]
+        ax.plot(rates, means, "-", color=colour, lw=1.8, label=names.get(opt, opt))
+        # Each optimizer's seeds a little to the side of the rate (log axis): none hides another.
+        shift = 10 ** (0.03 * (k - (count - 1) / 2))
+        for lr, c in zip(rates, row["accuracy"].values(), strict=True):
+          ax.plot([lr * shift] * len(c["values"]), c["values"], "o", color=colour, ms=4, alpha=0.6)
+        best = row["best_rate"]
+        ax.plot(best * shift, row["accuracy"][f"{best:g}"]["mean"], "*", color=colour, ms=13,
+                mec="black", mew=0.5)  # fmt: skip
+      ax.set_xscale("log")
+      ax.xaxis.set_major_locator(FixedLocator(entry["rates"]))
+      ax.xaxis.set_minor_locator(NullLocator())
+      ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+      ax.set(xlabel="peak learning rate (log scale)", ylabel="final validation accuracy (%)")
+      ax.grid(alpha=0.3)
+    near = [v for v in values if v >= top - ZOOM_POINTS]
+    axes[0].set_title("every rate (line: mean; dots: seeds; ★: each one's best)", fontsize=10)
+    axes[1].set_ylim(min(near) - 0.2, top + 0.2)
+    axes[1].set_title(f"zoomed to within {ZOOM_POINTS:g} points of the best", fontsize=10)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{key}: accuracy against the learning rate")
     fig.tight_layout()
     path = directory / f"{key.replace('/', '_')}_lr_sweep.png"
     fig.savefig(path, dpi=120)
