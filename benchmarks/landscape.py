@@ -88,23 +88,27 @@ def pca_directions(paths: list[np.ndarray], origin: np.ndarray, k: int = 2, chun
   """
   n_total, size = sum(len(p) for p in paths), origin.shape[0]
   gram = np.zeros((n_total, n_total))
-  for start in range(0, size, chunk):
-    block = np.concatenate([np.asarray(p[:, start : start + chunk], np.float64) for p in paths])
-    block -= origin[start : start + chunk]
+  for _, block in _displacement_blocks(paths, origin, chunk):
     gram += block @ block.T
   eigenvalues, eigenvectors = np.linalg.eigh(gram)
   order = np.argsort(eigenvalues)[::-1][:k]
   total = max(float(np.trace(gram)), np.finfo(np.float64).tiny)
   values, vectors = np.maximum(eigenvalues[order], 0.0), eigenvectors[:, order]
   directions = np.zeros((k, size), np.float64)
-  for start in range(0, size, chunk):
-    block = np.concatenate([np.asarray(p[:, start : start + chunk], np.float64) for p in paths])
-    block -= origin[start : start + chunk]
-    directions[:, start : start + chunk] = vectors.T @ block
+  for columns, block in _displacement_blocks(paths, origin, chunk):
+    directions[:, columns] = vectors.T @ block
   norms = np.linalg.norm(directions, axis=1, keepdims=True)
   if np.any(norms == 0):
     raise LandscapeError("the paths do not move away from their start: no plane to draw.")
   return (directions / norms).astype(np.float32), values / total
+
+
+def _displacement_blocks(paths, origin, chunk):
+  """(columns, the float64 displacements of every snapshot over those columns), block by block."""
+  for start in range(0, origin.shape[0], chunk):
+    columns = slice(start, start + chunk)
+    block = np.concatenate([np.asarray(p[:, columns], np.float64) for p in paths])
+    yield columns, block - origin[columns]
 
 
 def filter_normalized_direction(params, key) -> list[np.ndarray]:
@@ -129,7 +133,7 @@ def filter_normalized_direction(params, key) -> list[np.ndarray]:
 
 
 def project(points: np.ndarray, origin: np.ndarray, directions: np.ndarray):
-  """Coordinates of ``points`` (T, P) in the plane and their distance from it.
+  """Coordinates of ``points`` (T, P) in the plane, their distance from it and from ``origin``.
 
   Least squares, so that non-orthogonal (random) directions are handled too.
   """
@@ -137,7 +141,7 @@ def project(points: np.ndarray, origin: np.ndarray, directions: np.ndarray):
   basis = directions.astype(np.float64)
   coords = np.linalg.solve(basis @ basis.T, basis @ displacement.T).T
   residual = np.linalg.norm(displacement - coords @ basis, axis=1)
-  return coords, residual
+  return coords, residual, np.linalg.norm(displacement, axis=1)
 
 
 # --- evaluation ------------------------------------------------------------------------------
@@ -236,13 +240,13 @@ def load_paths(out: Path, optimizers: list[str], seed: int) -> dict[str, traject
       f"{Path(out) / trajectories.DIRNAME}: no trajectories (train with "
       "`python -m benchmarks.train ... --trajectory-every K --out OUT` first)."
     )
+  optimizer_of = {
+    name: json.loads((folder / trajectories.META).read_text())["optimizer"]
+    for name, folder in found.items()
+  }
   paths = {}
   for optimizer in optimizers:
-    matches = [
-      name
-      for name, folder in found.items()
-      if json.loads((folder / trajectories.META).read_text())["optimizer"] == optimizer
-    ]
+    matches = [name for name in found if optimizer_of[name] == optimizer]
     wanted = [n for n in matches if n.endswith(f"_seed{seed}") and f"_{optimizer}_seed" in n]
     if not matches:
       raise LandscapeError(
@@ -362,7 +366,7 @@ def compute(args, paths: dict[str, trajectories.Trajectory], dataset: Dataset) -
       for key in jax.random.split(jax.random.key(args.direction_seed), 2)
     ]
     directions, shares = np.stack(pair), []
-  coords, residuals = zip(*(project(p, origin, directions) for p in points), strict=True)
+  coords, residuals, distances = zip(*(project(p, origin, directions) for p in points), strict=True)
   low, high = grid_extent(list(coords), args.margin)
   if args.directions == "random":
     # The paths barely project onto random directions: show at least ±1 direction length,
@@ -436,16 +440,13 @@ def compute(args, paths: dict[str, trajectories.Trajectory], dataset: Dataset) -
         ],
         coords=c.tolist(),
         distance_from_plane=r.tolist(),
-        relative_distance_from_plane=(
-          r / np.maximum(np.linalg.norm(np.asarray(p.points, np.float64) - origin, axis=1), 1e-12)
-        ).tolist(),
-        share_in_plane_at_end=float(
-          1
-          - (r[-1] / max(np.linalg.norm(np.asarray(p.points[-1], np.float64) - origin), 1e-12)) ** 2
-        ),
+        relative_distance_from_plane=(r / np.maximum(d, 1e-12)).tolist(),
+        share_in_plane_at_end=float(1 - (r[-1] / max(d[-1], 1e-12)) ** 2),
         final_loss=float(fl),
       )
-      for (name, p), c, r, fl in zip(paths.items(), coords, residuals, final_losses, strict=True)
+      for (name, p), c, r, d, fl in zip(
+        paths.items(), coords, residuals, distances, final_losses, strict=True
+      )
     },
     lines=lines,
     grid_seconds=grid_seconds,

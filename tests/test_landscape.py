@@ -32,7 +32,8 @@ def test_pca_recovers_a_known_plane_and_the_coordinates():
   assert abs(sum(shares) - 1) < 1e-5  # the paths lie in the plane: it holds everything
   np.testing.assert_allclose(directions @ directions.T, np.eye(2), atol=1e-5)
   for path, c in zip(paths, known, strict=True):
-    coords, residual = landscape.project(path, start, directions)
+    coords, residual, distance = landscape.project(path, start, directions)
+    np.testing.assert_allclose(distance, np.linalg.norm(path - start, axis=1), rtol=1e-5)
     assert residual.max() < 1e-4 * np.linalg.norm(path - start, axis=1).max()
     # The PCA axes are a rotation (or reflection) of (u, w) within the plane: the known
     # coordinates, turned by it, are the projected ones.
