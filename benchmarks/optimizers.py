@@ -94,6 +94,11 @@ OPTIMIZERS = tuple(name for name, entry in REGISTRY.items() if not entry.ablatio
 LABELS = {name: entry.label for name, entry in REGISTRY.items()}
 
 
+def listing_order(name: str) -> int:
+  """Where tables and plots list optimizer ``name``: registry order, unknown names last."""
+  return ALL_NAMES.index(name) if name in ALL_NAMES else len(ALL_NAMES)
+
+
 @dataclasses.dataclass(frozen=True)
 class Resolved:
   """An optimizer resolved for one run: its entry and its hyperparameters for that run."""

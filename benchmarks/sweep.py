@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.optimizers import ALL_NAMES
+from benchmarks.optimizers import listing_order
 from benchmarks.stats import paired_cells, paired_row
 
 GOOD_RANGE_POINTS = 0.5
@@ -74,15 +74,11 @@ def _pair(a: dict, b: dict) -> dict:
   return paired_row([(s, a[s] - b[s]) for s in sorted(set(a) & set(b))])
 
 
-def _order(optimizer: str) -> int:
-  return ALL_NAMES.index(optimizer) if optimizer in ALL_NAMES else len(ALL_NAMES)
-
-
 def analyse(records: list[dict]) -> dict:
   """Everything the sweep's tables and plot show, JSON-able (rates as strings)."""
   result = {}
   for (dataset, arch), unordered in cells(records).items():
-    by_opt = {o: unordered[o] for o in sorted(unordered, key=_order)}
+    by_opt = {o: unordered[o] for o in sorted(unordered, key=listing_order)}
     rates = sorted({lr for by_lr in by_opt.values() for lr in by_lr})
     entry = {"rates": rates, "optimizers": {}, "at_each_rate": {}, "at_best_rates": {}}
     for opt, by_lr in by_opt.items():

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import sweep
-from benchmarks.optimizers import ALL_NAMES, LABELS, REGISTRY
+from benchmarks.optimizers import LABELS, REGISTRY, listing_order
 from benchmarks.stats import paired_cells, paired_row
 
 # The paper's tables (PyPI page of pilot-optimizer): (accuracy %, val loss, loss variance).
@@ -197,13 +197,14 @@ def paired_markdown(stats: dict, baseline: str = BASELINE) -> str:
 
 
 def _grouped(records: list[dict]) -> dict:
-  """{(dataset, arch): {optimizer: [records]}}, optimizers in ALL_NAMES order."""
+  """{(dataset, arch): {optimizer: [records]}}, optimizers in registry order."""
   groups = defaultdict(lambda: defaultdict(list))
   for r in records:
     groups[(r["dataset"], r["arch"])][r["optimizer"]].append(r)
-  order = lambda o: ALL_NAMES.index(o) if o in ALL_NAMES else len(ALL_NAMES)  # noqa: E731
   return {
-    key: {opt: sorted(by_opt[opt], key=lambda r: r["seed"]) for opt in sorted(by_opt, key=order)}
+    key: {
+      opt: sorted(by_opt[opt], key=lambda r: r["seed"]) for opt in sorted(by_opt, key=listing_order)
+    }
     for key, by_opt in groups.items()
   }
 
@@ -523,8 +524,8 @@ def main(argv=None):
 
 def _at_documented_rate(record: dict) -> bool:
   entry = REGISTRY.get(record["optimizer"])
-  rate = record["hyperparameters"].get("peak_learning_rate")
-  return entry is None or rate is None or float(rate) == entry.peak_learning_rate
+  rate = sweep.peak_lr(record)
+  return entry is None or rate is None or rate == entry.peak_learning_rate
 
 
 if __name__ == "__main__":
