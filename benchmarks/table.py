@@ -63,6 +63,11 @@ REQUIRED_KEYS = (
 NAMES = LABELS
 
 
+# JSONs that this project's own tools write beside the results: this table's summary and
+# benchmarks.landscape's pictures' numbers.
+NOT_RESULTS = ("summary.json", "landscape_*.json")
+
+
 def load_results(directory: Path) -> list[dict]:
   if not Path(directory).is_dir():
     raise ValueError(
@@ -70,7 +75,7 @@ def load_results(directory: Path) -> list[dict]:
     )
   records = []
   for path in sorted(Path(directory).glob("*.json")):
-    if path.name == "summary.json":
+    if any(path.match(pattern) for pattern in NOT_RESULTS):
       continue
     try:
       record = json.loads(path.read_text())

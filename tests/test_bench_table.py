@@ -247,3 +247,10 @@ def test_learning_rate_sweep_tables_and_plot(tmp_path, capsys):
   assert summary["optimizers"]["pilot"]["best_rate"] == 1e-3
   assert summary["optimizers"]["pilot"]["good_range"] == {"rates": [0.001], "decades": 0.0}
   assert (tmp_path / "fashionmnist_cnn_lr_sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_landscapes_json_beside_the_results_is_not_read_as_one(tmp_path, capsys):
+  (tmp_path / "a.json").write_text(json.dumps(_record("adam", 0, 0.9, 0.3, 0.01)))
+  (tmp_path / "landscape_fashionmnist_cnn_seed0.json").write_text(json.dumps({"grid": {}}))
+  table.main([str(tmp_path), "--no-plots"])
+  assert "| Adam | 1 | 90.00 ± — |" in capsys.readouterr().out
