@@ -1,5 +1,7 @@
-"""For the benchmark tests: small dataset files in their original formats, CLI lists, git."""
+"""For the benchmark tests: small dataset files in their original formats, CLI lists, git, a
+run killed after its first checkpoint."""
 
+import contextlib
 import gzip
 import pickle
 import struct
@@ -7,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks.data import (
   CIFAR_DIRNAME,
@@ -66,6 +69,27 @@ SMALL_RUN = dict(dataset="fashionmnist", arch="cnn", seeds=0, batch_size=16)
 def small_run(**options):
   """benchmarks.train's arguments for a small run on tiny files: SMALL_RUN, updated."""
   return cli(**(SMALL_RUN | options))
+
+
+@contextlib.contextmanager
+def killed_after_first_checkpoint(monkeypatch, before_dying=None):
+  """Inside, a run is killed (KeyboardInterrupt, which must happen) right after it writes its
+  first end-of-epoch checkpoint; ``before_dying()`` runs between the two. Afterwards
+  checkpoints are written normally again."""
+  from benchmarks import checkpoints
+
+  real_save = checkpoints.save
+
+  def save_then_stop(*args):
+    real_save(*args)
+    if before_dying is not None:
+      before_dying()
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(checkpoints, "save", save_then_stop)
+  with pytest.raises(KeyboardInterrupt):
+    yield
+  monkeypatch.setattr(checkpoints, "save", real_save)
 
 
 def cli(**options):

@@ -10,9 +10,9 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from bench_files import SMALL_RUN, cli, write_fashion_mnist
+from bench_files import SMALL_RUN, cli, killed_after_first_checkpoint, write_fashion_mnist
 
-from benchmarks import checkpoints, processes, seeds, train
+from benchmarks import processes, seeds, train
 from benchmarks.data import load_dataset
 
 ROOT = Path(__file__).parents[1]
@@ -66,16 +66,8 @@ def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(data_dir, tmp_path
   (whole,), whole_state = train.train_seeds(dataset, "cnn", "pilot", [3], 2, **kwargs)
 
   directory = tmp_path / "checkpoints" / "run"
-  real_save = checkpoints.save
-
-  def save_then_stop(*args):
-    real_save(*args)
-    raise KeyboardInterrupt  # the run is killed right after its epoch-1 checkpoint
-
-  monkeypatch.setattr(checkpoints, "save", save_then_stop)
-  with pytest.raises(KeyboardInterrupt):
+  with killed_after_first_checkpoint(monkeypatch):  # the epoch-1 checkpoint
     train.train_seeds(dataset, "cnn", "pilot", [3], 2, checkpoint_dir=directory, **kwargs)
-  monkeypatch.setattr(checkpoints, "save", real_save)
   assert [p.name for p in directory.iterdir()] == ["epoch_1"]
 
   (resumed,), resumed_state = train.train_seeds(
@@ -249,14 +241,7 @@ def test_two_processes_resume_a_checkpoint_only_process_0_can_read(data_dir, tmp
   # One process trains epoch 1 of 2 and is killed after its checkpoint; two processes resume
   # it (process 0 reads the files and broadcasts them) and end where one process ends.
   common = _small_pilot_run(data_dir)
-  real_save = checkpoints.save
-
-  def save_then_stop(*args):
-    real_save(*args)
-    raise KeyboardInterrupt
-
-  monkeypatch.setattr(checkpoints, "save", save_then_stop)
-  with pytest.raises(KeyboardInterrupt):
+  with killed_after_first_checkpoint(monkeypatch):
     train.main(cli(**common, out=tmp_path / "two"))
   assert list((tmp_path / "two" / "checkpoints").iterdir())
   base = [sys.executable, "-m", "benchmarks.train"]

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from bench_files import small_run, write_fashion_mnist
+from bench_files import killed_after_first_checkpoint, small_run, write_fashion_mnist
 
-from benchmarks import checkpoints, train, trajectories
+from benchmarks import train, trajectories
 from benchmarks.data import load_dataset
 
 
@@ -44,16 +44,8 @@ def test_resume_refuses_a_result_made_with_another_set_up(data_dir, tmp_path, ca
 def test_resume_refuses_a_checkpoint_made_with_another_set_up(data_dir, tmp_path, monkeypatch):
   dataset = load_dataset("fashionmnist", str(data_dir))
   directory = tmp_path / "checkpoints" / "run"
-  real_save = checkpoints.save
-
-  def save_then_stop(*args):
-    real_save(*args)
-    raise KeyboardInterrupt  # killed right after the epoch-1 checkpoint
-
-  monkeypatch.setattr(checkpoints, "save", save_then_stop)
-  with pytest.raises(KeyboardInterrupt):
+  with killed_after_first_checkpoint(monkeypatch):  # the epoch-1 checkpoint
     train.train_seeds(dataset, "cnn", "pilot", [0], 3, batch_size=16, checkpoint_dir=directory)
-  monkeypatch.setattr(checkpoints, "save", real_save)
   with pytest.raises(train.SetupMismatchError, match=r"epochs=3 \(this run: 2\)"):
     train.train_seeds(dataset, "cnn", "pilot", [0], 2, batch_size=16, checkpoint_dir=directory)
   with pytest.raises(
@@ -119,16 +111,12 @@ def test_trajectories_resume_without_loss_or_duplicates(data_dir, tmp_path, monk
   assert whole.meta["steps_per_epoch"] == 4 and whole.meta["num_params"] == whole.points.shape[1]
 
   resumed_dir, directory = tmp_path / "resumed", tmp_path / "checkpoints" / "run"
-  real_save = checkpoints.save
 
-  def save_then_stop(*args):
-    real_save(*args)
+  def snapshot_of_the_epoch_trained_again():
     # Killed in epoch 2 after a snapshot of it was written: the resumed run trains it again.
     np.save(resumed_dir / whole_run.name / "step_0000006.npy", np.zeros(3, np.float32))
-    raise KeyboardInterrupt
 
-  monkeypatch.setattr(checkpoints, "save", save_then_stop)
-  with pytest.raises(KeyboardInterrupt):
+  with killed_after_first_checkpoint(monkeypatch, snapshot_of_the_epoch_trained_again):
     train.train_seeds(
       dataset,
       "cnn",
@@ -139,7 +127,6 @@ def test_trajectories_resume_without_loss_or_duplicates(data_dir, tmp_path, monk
       checkpoint_dir=directory,
       **kwargs,
     )
-  monkeypatch.setattr(checkpoints, "save", real_save)
   train.train_seeds(
     dataset, "cnn", "pilot", [0], 2, trajectory_dir=resumed_dir, checkpoint_dir=directory, **kwargs
   )
