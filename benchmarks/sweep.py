@@ -10,6 +10,9 @@ rates (``benchmarks.train --peak-lr 3e-4,1e-3,...``):
 - the same **at each optimizer's own best rate**. The best is chosen on the split that is
   reported (the test split, as in the paper's protocol): that flatters every optimizer alike,
   and a difference between two flattered numbers is still optimistic about neither;
+- the same with each rate **chosen without the seed it is scored on** (leave one seed out):
+  seed s is scored at the rate whose mean over the *other* seeds is best, so a seed's own
+  luck cannot pick the rate that is then reported for it (nested, as a tuner would do);
 - a plot of accuracy against the learning rate (log axis), a line per optimizer, its seeds
   as dots.
 """
@@ -74,13 +77,41 @@ def _pair(a: dict, b: dict) -> dict:
   return paired_row([(s, a[s] - b[s]) for s in sorted(set(a) & set(b))])
 
 
+def best_rate_without(by_lr: dict, seed: int) -> float | None:
+  """The best rate by the mean over every seed but ``seed`` (None when no other seed ran)."""
+  others = {lr: {s: v for s, v in by_seed.items() if s != seed} for lr, by_seed in by_lr.items()}
+  others = {lr: by_seed for lr, by_seed in others.items() if by_seed}
+  return best_rate(others) if others else None
+
+
+def held_out_pair(a: dict, b: dict) -> dict:
+  """a − b on each seed, each optimizer at its best rate chosen on the other seeds.
+
+  ``a``, ``b``: {lr: {seed: accuracy}}. Adds ``rates``: {"seed": [a's rate, b's rate]}.
+  """
+  pairs, rates = [], {}
+  for seed in sorted({s for by_seed in a.values() for s in by_seed}):
+    lr_a, lr_b = best_rate_without(a, seed), best_rate_without(b, seed)
+    if lr_a is None or lr_b is None or seed not in a[lr_a] or seed not in b.get(lr_b, {}):
+      continue
+    pairs.append((seed, a[lr_a][seed] - b[lr_b][seed]))
+    rates[str(seed)] = [lr_a, lr_b]  # a JSON key
+  return {"rates": rates, **paired_row(pairs)}
+
+
 def analyse(records: list[dict]) -> dict:
   """Everything the sweep's tables and plot show, JSON-able (rates as strings)."""
   result = {}
   for (dataset, arch), unordered in cells(records).items():
     by_opt = {o: unordered[o] for o in sorted(unordered, key=listing_order)}
     rates = sorted({lr for by_lr in by_opt.values() for lr in by_lr})
-    entry = {"rates": rates, "optimizers": {}, "at_each_rate": {}, "at_best_rates": {}}
+    entry = {
+      "rates": rates,
+      "optimizers": {},
+      "at_each_rate": {},
+      "at_best_rates": {},
+      "held_out_best": {},
+    }
     for opt, by_lr in by_opt.items():
       entry["optimizers"][opt] = {
         "accuracy": {
@@ -109,6 +140,7 @@ def analyse(records: list[dict]) -> dict:
         "rates": [best_a, best_b],
         **_pair(by_opt[a][best_a], by_opt[b][best_b]),
       }
+      entry["held_out_best"][key] = held_out_pair(by_opt[a], by_opt[b])
     result[f"{dataset}/{arch}"] = entry
   return result
 
@@ -169,6 +201,27 @@ def markdown(analysis: dict, names: dict, epochs: dict) -> str:
       best_a, best_b = row["rates"]
       lines.append(
         f"| {names.get(a, a)} − {names.get(b, b)} | {best_a:g} vs {best_b:g} | {len(row['seeds'])} | "
+        + " | ".join(paired_cells(row))
+        + " |"
+      )
+    lines.append("")
+    lines.append(
+      "#### Each rate chosen without the seed it is scored on (paired by seed, points)\n"
+    )
+    lines.append(
+      "Seed s is scored at each optimizer's best rate by the mean over the other seeds "
+      "(leave one seed out): no seed's own result picks the rate reported for it.\n"
+    )
+    lines.append(
+      "| comparison | rates chosen (seed: a vs b) | paired seeds | mean difference "
+      "| 95% interval | p (sign-flip) |"
+    )
+    lines.append("|---|---|---|---|---|---|")
+    for comparison, row in entry["held_out_best"].items():
+      a, b = comparison.split(" - ")
+      chosen = "; ".join(f"{s}: {ra:g} vs {rb:g}" for s, (ra, rb) in row["rates"].items())
+      lines.append(
+        f"| {names.get(a, a)} − {names.get(b, b)} | {chosen or '—'} | {len(row['seeds'])} | "
         + " | ".join(paired_cells(row))
         + " |"
       )

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import stats, table
+from benchmarks import stats, sweep, table
 
 
 def _record(optimizer, seed, acc, loss, var, policy=None, epochs=2):
@@ -254,3 +254,33 @@ def test_the_landscapes_json_beside_the_results_is_not_read_as_one(tmp_path, cap
   (tmp_path / "landscape_fashionmnist_cnn_seed0.json").write_text(json.dumps({"grid": {}}))
   table.main([str(tmp_path), "--no-plots"])
   assert "| Adam | 1 | 90.00 ± — |" in capsys.readouterr().out
+
+
+def test_sweep_held_out_choice_scores_each_seed_at_the_rate_the_other_seeds_chose():
+  # Adam: 1e-3 is best over all seeds only thanks to seed 2 (mean 91.67 against 91.5);
+  # without seed 2, 3e-3 is best, so seed 2 is scored at 3e-3. PILOT ran at 1e-3 only.
+  adam = {1e-3: {0: 91.0, 1: 91.0, 2: 93.0}, 3e-3: {0: 91.5, 1: 91.5, 2: 91.5}}
+  pilot = {1e-3: {0: 90.0, 1: 90.0, 2: 90.0}}
+  row = sweep.held_out_pair(pilot, adam)
+  assert row["rates"] == {"0": [1e-3, 1e-3], "1": [1e-3, 1e-3], "2": [1e-3, 3e-3]}
+  assert row["differences"] == pytest.approx([-1.0, -1.0, -1.5])
+  assert row["mean"] == pytest.approx(-3.5 / 3)
+  # Chosen on every seed, both at 1e-3: -1, -1, -3.
+  assert sweep._pair(pilot[1e-3], adam[1e-3])["mean"] == pytest.approx(-5 / 3)
+  # A seed that ran alone has no other seed to choose with: it is left out.
+  assert sweep.held_out_pair({1e-3: {0: 90.0}}, {1e-3: {0: 91.0}})["seeds"] == []
+  text = sweep.markdown(sweep.analyse(_sweep_records(pilot, adam)), {}, {})
+  assert (
+    "| pilot − adam | 0: 0.001 vs 0.001; 1: 0.001 vs 0.001; 2: 0.001 vs 0.003 | 3 | -1.17 |" in text
+  )
+
+
+def _sweep_records(*grids):
+  records = []
+  for opt, grid in zip(("pilot", "adam"), grids, strict=True):
+    for lr, by_seed in grid.items():
+      for seed, acc in by_seed.items():
+        record = _record(opt, seed, acc / 100, 0.3, 0.01)
+        record["hyperparameters"] = {"peak_learning_rate": lr}
+        records.append(record)
+  return records
