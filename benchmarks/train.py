@@ -2,8 +2,8 @@
 
     python -m benchmarks.train --dataset fashionmnist --arch cnn --optimizer all \
         --epochs 30 --seeds 0,1,2 --data-dir /usr/share/datasets/fashion-mnist --out DIR \
-        [--vmap-seeds] [--resume] [--train-size N] [--coordinator HOST:PORT --num-processes N
-        --process-id I]
+        [--vmap-seeds] [--resume | --overwrite] [--train-size N]
+        [--coordinator HOST:PORT --num-processes N --process-id I]
 
 Protocol (the paper's): cross-entropy, batch 128, cosine decay of the learning
 rate per step (3-epoch linear warm-up for ResNet-18), official train split for
@@ -15,7 +15,9 @@ below -> report (`benchmarks.table`). The whole dataset lives on the accelerator
 uint8; each step gathers its batch, normalises and (CIFAR-10) augments it inside the
 jitted step, so the host only dispatches. The batch is split across all devices of all
 processes (`benchmarks.processes`); `--resume` continues from end-of-epoch checkpoints
-(`benchmarks.checkpoints`).
+(`benchmarks.checkpoints`). A result or checkpoint that exists under OUT is never replaced
+silently: without `--resume` (keep it) or `--overwrite` (replace it) the run refuses, naming
+the file and what differs.
 """
 
 from __future__ import annotations
@@ -461,6 +463,13 @@ def parse_args(argv=None):
     "from their last end-of-epoch checkpoint under OUT/checkpoints/ (written after every epoch)",
   )
   parser.add_argument(
+    "--overwrite",
+    action="store_true",
+    help="replace result JSONs (and remove checkpoints) that exist under OUT for the runs asked "
+    "for; without it (or --resume) an existing result or checkpoint is an error, so that a rerun "
+    "with another set-up cannot silently replace one",
+  )
+  parser.add_argument(
     "--train-size", type=int, default=None, help="train on the first N training images only"
   )
   parser.add_argument(
@@ -500,6 +509,8 @@ def parse_args(argv=None):
     parser.error(f"--trajectory-every must be >= 0 (0: off); got {args.trajectory_every}.")
   if args.train_size is not None and args.train_size < 1:
     parser.error(f"--train-size must be >= 1; got {args.train_size}.")
+  if args.resume and args.overwrite:
+    parser.error("--resume keeps what exists, --overwrite replaces it: pass one of them.")
   multi = (args.coordinator, args.num_processes, args.process_id)
   if any(x is not None for x in multi) and any(x is None for x in multi):
     parser.error("--coordinator, --num-processes and --process-id go together.")
@@ -557,29 +568,14 @@ def run_optimizer(args, dataset: Dataset, name: str, peak_lr, out: Path, command
   def path(seed):
     return out / f"{run_name(dataset.name, args.arch, name, seed, peak_lr)}.json"
 
-  # Finished runs are skipped under --resume (process 0 decides: only it has the files), and
-  # only when they answer the same question: a result made with another set-up is an error.
-  finished = np.zeros(len(args.seed_list), bool)
-  if args.resume and processes.is_writer():
-    for k, seed in enumerate(args.seed_list):
-      if path(seed).exists():
-        found = record_setup(json.loads(path(seed).read_text()), setup)
-        differences = setup_differences(found, setup)
-        if differences:
-          raise SetupMismatchError(
-            f"{path(seed)} was made with {', '.join(differences)}; remove it or use another --out."
-          )
-        finished[k] = True
-  todo = [s for s, f in zip(args.seed_list, processes.from_writer(finished), strict=True) if not f]
-  for seed in sorted(set(args.seed_list) - set(todo)):
-    _say(f"skipping {path(seed).stem}: its result exists with this set-up (--resume)")
+  todo = _seeds_to_train(
+    args, setup, path, lambda seeds: _checkpoint_dir(out, dataset, args, name, seeds, peak_lr)
+  )
   groups = [todo] if args.vmap_seeds and todo else [[s] for s in todo]
   for seeds in groups:
-    checkpoint_dir = None
-    if args.resume:
-      checkpoint_dir = (
-        out / "checkpoints" / checkpoint_name(dataset.name, args.arch, name, seeds, peak_lr)
-      )
+    checkpoint_dir = (
+      _checkpoint_dir(out, dataset, args, name, seeds, peak_lr) if args.resume else None
+    )
     seed_records, state = train_seeds(
       dataset,
       args.arch,
@@ -609,6 +605,64 @@ def run_optimizer(args, dataset: Dataset, name: str, peak_lr, out: Path, command
       )
     if checkpoint_dir is not None:
       checkpoints.remove(checkpoint_dir)
+
+
+def _checkpoint_dir(out: Path, dataset: Dataset, args, name: str, seeds, peak_lr) -> Path:
+  return out / "checkpoints" / checkpoint_name(dataset.name, args.arch, name, seeds, peak_lr)
+
+
+def _seeds_to_train(args, setup: dict, path, checkpoint_dir) -> list[int]:
+  """The seeds of ``args.seed_list`` to train; refuses to overwrite what exists unless told to.
+
+  A seed whose result JSON exists is skipped under ``--resume`` when it was made with
+  ``setup`` (another set-up is an error); without ``--resume`` an existing result or
+  checkpoint is an error naming the file, unless ``--overwrite`` (which removes the
+  checkpoint, so that a later ``--resume`` cannot continue the replaced run). Process 0
+  decides: only it has the files.
+  """
+  finished = np.zeros(len(args.seed_list), bool)
+  if processes.is_writer():
+    for k, seed in enumerate(args.seed_list):
+      finished[k] = _result_is_kept(args, path(seed), setup)
+    for seeds in [args.seed_list] + [[s] for s in args.seed_list]:
+      _check_checkpoint(args, checkpoint_dir(seeds))
+  todo = [s for s, f in zip(args.seed_list, processes.from_writer(finished), strict=True) if not f]
+  for seed in sorted(set(args.seed_list) - set(todo)):
+    _say(f"skipping {path(seed).stem}: its result exists with this set-up (--resume)")
+  return todo
+
+
+def _result_is_kept(args, path: Path, setup: dict) -> bool:
+  """True when ``path`` holds this set-up's result and ``--resume`` keeps it; else raises or False."""
+  if not path.exists():
+    return False
+  differences = setup_differences(record_setup(json.loads(path.read_text()), setup), setup)
+  made_with = f"made with {', '.join(differences)}" if differences else "made with this set-up"
+  if args.overwrite:
+    _say(f"replacing {path} ({made_with}; --overwrite)")
+    return False
+  if differences:
+    what = "remove it, use another --out or pass --overwrite"
+    raise SetupMismatchError(f"{path} exists, {made_with}; {what}.")
+  if not args.resume:
+    raise SetupMismatchError(
+      f"{path} exists, {made_with}; pass --resume to keep it or --overwrite to replace it."
+    )
+  return True
+
+
+def _check_checkpoint(args, directory: Path) -> None:
+  """Refuses a stopped run's checkpoint without --resume; --overwrite removes it."""
+  if args.resume or not directory.exists():
+    return
+  if args.overwrite:
+    _say(f"removing the checkpoint {directory} (--overwrite)")
+    checkpoints.remove(directory)
+    return
+  raise SetupMismatchError(
+    f"{directory} holds a stopped run's checkpoint; pass --resume to continue it or "
+    "--overwrite to start again."
+  )
 
 
 if __name__ == "__main__":

@@ -73,18 +73,24 @@ def check_range(
     raise ValueError(f"{name} must lie in [{low}, {high}{bracket}; got {value!r}.")
 
 
-def check_degree(degree: Any) -> None:
-  """Raises TypeError unless degree is a Python int (bools excluded), ValueError if it is < 1."""
-  if isinstance(degree, bool) or not isinstance(degree, int):
+def check_degree(degree: Any) -> int:
+  """``degree`` as a Python int; TypeError unless it is an integer (bools excluded), ValueError if < 1.
+
+  Python ints and NumPy integer scalars are accepted (``np.int64(2)`` is an
+  integer); a traced value is not, since the degree sets the size of φ.
+  """
+  is_integer = isinstance(degree, int | np.integer) and not isinstance(degree, bool | np.bool_)
+  if not is_integer:
     raise TypeError(
-      f"degree must be a Python int >= 1 (it sets the size of phi); got {type(degree).__name__}"
+      f"degree must be an integer >= 1 (it sets the size of phi); got {type(degree).__name__}"
       f" {degree!r}. Under optax.inject_hyperparams, pass static_args=('degree',)."
     )
   if degree < 1:
     raise ValueError(
-      f"degree must be a Python int >= 1 (it sets the size of phi); got {degree!r}."
+      f"degree must be an integer >= 1 (it sets the size of phi); got {degree!r}."
       " Under optax.inject_hyperparams, pass static_args=('degree',)."
     )
+  return int(degree)
 
 
 def check_policy_overrides(overrides: Mapping[str, Any] | None) -> None:

@@ -59,6 +59,7 @@ from pilot_optax import _fusion
 from pilot_optax._math import (
   TINY,
   bias_correction,
+  bounded,
   compute_dtype,
   direction,
   finite_only,
@@ -208,6 +209,9 @@ def knob_gradient_pieces(
   not pinned (in the order of :data:`KNOBS`; pinned knobs are constants and
   their derivatives are not computed). Summed over the pieces and multiplied
   by -η_t, it is ∂L/∂knobs (:func:`meta_gradient`).
+
+  The lookahead's g is clipped to ±2^40 (:func:`pilot_optax._math.bounded`,
+  no change below that) so that a finite gradient cannot overflow the sums.
   """
   inv_bc1, inv_bc2 = previous_bias_corrections(state, b1, b2)
   free = _free_knobs(policy_overrides)
@@ -218,7 +222,7 @@ def knob_gradient_pieces(
       # Each free knob is spread over the piece (_fusion.spread: the same
       # derivative, a faster sum on CPU); pinned knobs are constants.
       knobs = _with_free(stored, free, [_fusion.spread(x, g.shape) for x in values])
-      return lookahead_sum(knobs, inv_bc1, inv_bc2, eps, g, m, v, g_prev)
+      return lookahead_sum(knobs, inv_bc1, inv_bc2, eps, bounded(g), m, v, g_prev)
 
     dtype = compute_dtype(g.dtype)
     values = [stored[k].astype(dtype) for k in free]

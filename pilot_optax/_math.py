@@ -91,12 +91,34 @@ def in_compute_dtype(*xs: chex.Array) -> tuple[chex.Array, ...]:
   return tuple(x.astype(dtype) for x in xs)
 
 
+# Bound on |g| and |g_{t-1}| inside the sums over the parameters (a power of two, 1.1e12).
+SUM_BOUND = 2.0**40
+
+
+def bounded(x: chex.Array) -> chex.Array:
+  """``x`` clipped to [-2^40, 2^40], as it enters PILOT's sums over the parameters.
+
+  PILOT's sums (the agreement's Σ g², the lookahead's Σ g·∂u) overflow float32
+  from |g| ≈ 1.8e19 in a single element, where optax.adamw stays finite; inf/inf
+  would make ρ, then the policy and every later step, nan for good. Clipped,
+  a square is at most 2^80, and a sum of 2^47 of them is finite. Gradients
+  within ±1.1e12 are unchanged, so the sums are the reference's bit for bit;
+  beyond it an element counts as ±1.1e12 in the agreement and the lookahead
+  (the direction u of the step itself is never clipped). Clipping costs two
+  comparisons an element; a scale taken from the largest |g| (exact for a
+  cosine) needs another pass over the gradients first, measured at +25% of
+  the step on CPU (benchmarks/README.md, "What a step costs").
+  """
+  return jnp.clip(x, -SUM_BOUND, SUM_BOUND)
+
+
 def agreement_sums(g: chex.Array, g_prev: chex.Array) -> chex.Array:
   """<g, g_{t-1}>, |g|², |g_{t-1}|² over a piece, in float32 or wider.
 
-  Over the elements where g and g_{t-1} are finite (:func:`finite_only`).
+  Over the elements where g and g_{t-1} are finite (:func:`finite_only`), each
+  clipped to ±2^40 (:func:`bounded`) so that no finite gradient overflows them.
   """
-  g, g_prev = finite_only(*in_compute_dtype(g, g_prev))
+  g, g_prev = (bounded(x) for x in finite_only(*in_compute_dtype(g, g_prev)))
   return jnp.stack([jnp.sum(g * g_prev), jnp.sum(g * g), jnp.sum(g_prev * g_prev)])
 
 

@@ -82,10 +82,10 @@ def scale_by_pilot(
   b1: chex.Numeric = 0.9,
   b2: chex.Numeric = 0.999,
   eps: chex.Numeric = 1e-8,
+  *,
   gamma: chex.Numeric = 0.95,
   lr_phi: chex.Numeric = 0.01,
   degree: int = 2,
-  *,
   mu_dtype: Any | None = None,
   policy_overrides: Mapping[str, float] | None = None,
 ) -> optax.GradientTransformationExtraArgs:
@@ -117,7 +117,7 @@ def scale_by_pilot(
     eps: ε added to :math:`\hat v^{p_v}`, >= 0.
     gamma: γ, smoothing of the agreement signal, in [0, 1).
     lr_phi: η_φ, the policy's learning rate, >= 0.
-    degree: degree of the policy polynomials, a Python int >= 1.
+    degree: degree of the policy polynomials, an integer >= 1 (Python or NumPy).
     mu_dtype: dtype of the first moment; the params' dtype when None. The
       direction uses m as stored, rounded to this dtype (optax.adam uses the
       unrounded m of the step), so that the next lookahead recomputes it exactly.
@@ -147,7 +147,7 @@ def scale_by_pilot(
   _checks.check_range("eps", eps, 0.0)
   _checks.check_range("gamma", gamma, 0.0, 1.0, high_open=True)
   _checks.check_range("lr_phi", lr_phi, 0.0)
-  _checks.check_degree(degree)
+  degree = _checks.check_degree(degree)
   _checks.check_policy_overrides(policy_overrides)
   _checks.check_mu_dtype(mu_dtype)
   overrides = dict(policy_overrides or {})
@@ -177,6 +177,8 @@ def scale_by_pilot(
     # The sums over all the parameters that steps 1 and 4 need, in one sweep: the
     # agreement's and, unless φ is frozen, jax.grad of the lookahead with respect
     # to the knobs (a frozen φ cannot move: the lookahead, most of the cost, is skipped).
+    # Both clip g and g_{t-1} to ±2^40 inside the sums, so that no finite gradient can
+    # overflow them (_math.bounded).
     wanted = {"agreement": (agreement_sums, ("g", "g_prev"))}
     if not policy_is_frozen:
       knob_gradient = knob_gradient_pieces(state, b1=b1, b2=b2, eps=eps, policy_overrides=overrides)
@@ -249,11 +251,11 @@ def pilot(
   b1: chex.Numeric = 0.9,
   b2: chex.Numeric = 0.999,
   eps: chex.Numeric = 1e-8,
+  *,
   weight_decay: chex.Numeric = 1e-4,
   gamma: chex.Numeric = 0.95,
   lr_phi: chex.Numeric = 0.01,
   degree: int = 2,
-  *,
   mask: Any | Callable[[optax.Params], Any] | None = None,
   mu_dtype: Any | None = None,
   policy_overrides: Mapping[str, float] | None = None,
@@ -289,6 +291,10 @@ def pilot(
   would make every later lookahead NaN. To keep the parameter too, skip such
   steps whole: ``optax.apply_if_finite(pilot(...), max_consecutive_errors=5)``.
 
+  Everything after ``eps`` is keyword-only: ``optax.adamw``'s fifth positional
+  argument is ``eps_root``, ours would have been ``weight_decay``, and a call
+  written for one must not silently mean something else to the other.
+
   Names in the PyTorch reference (``pilot.PILOT``): ``lr`` is
   ``learning_rate``, ``betas`` is ``(b1, b2)``, ``eta_phi`` is ``lr_phi``.
   The reference's default weight decay is 0.01; ours is optax.adamw's 1e-4.
@@ -301,7 +307,9 @@ def pilot(
     weight_decay: λ, decoupled weight decay (scaled by η, as in optax.adamw), >= 0.
     gamma: γ, smoothing of the agreement signal, in [0, 1).
     lr_phi: η_φ, the policy's learning rate, >= 0.
-    degree: degree of the policy polynomials, a Python int >= 1 (static).
+    degree: degree of the policy polynomials, an integer >= 1 (Python or
+      NumPy; static: under ``optax.inject_hyperparams`` pass
+      ``static_args=("degree",)``).
     mask: weight-decay mask, a pytree of bools like the params (or a prefix),
       or a callable returning one, as in :func:`optax.adamw`.
     mu_dtype: dtype of the first moment; the params' dtype when None. The
@@ -338,9 +346,9 @@ def pilot(
     b1,
     b2,
     eps,
-    gamma,
-    lr_phi,
-    degree,
+    gamma=gamma,
+    lr_phi=lr_phi,
+    degree=degree,
     mu_dtype=mu_dtype,
     policy_overrides=policy_overrides,
   )

@@ -85,11 +85,19 @@ def policy_knobs(
     PILOT, arXiv:2605.24570, eq. for the learnable policy.
   """
   phi = jnp.asarray(phi)
+  size = phi.shape[-1] if phi.ndim else 1
   if degree is None:
-    degree = phi.shape[-1] // 3 - 1
+    if size % 3 or size < 6:
+      raise ValueError(
+        f"phi has {size} coefficients, which is not 3 * (degree + 1) for any degree >= 1"
+        " (6, 9, 12, ...)."
+      )
+    degree = size // 3 - 1
   block = degree + 1
-  if phi.shape[-1] != 3 * block:
-    raise ValueError(f"phi has {phi.shape[-1]} coefficients; degree={degree} needs {3 * block}.")
+  if size != 3 * block:
+    raise ValueError(
+      f"phi has {size} coefficients; degree={degree} needs 3 * {block} = {3 * block}."
+    )
   rho = jnp.asarray(rho, phi.dtype)
   blocks = phi.reshape(3, block)
   logits = [_horner(blocks[i], rho) for i in range(3)]

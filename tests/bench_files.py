@@ -97,6 +97,8 @@ def cli(**options):
   ["--batch-size", "16", "--resume"]."""
   args = []
   for k, v in options.items():
+    if v is False:
+      continue  # a flag left off
     flag = f"--{k.replace('_', '-')}"
     args += [flag] if v is True else [flag, str(v)]
   return args

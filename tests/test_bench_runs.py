@@ -41,6 +41,46 @@ def test_resume_refuses_a_result_made_with_another_set_up(data_dir, tmp_path, ca
   assert "skipping fashionmnist_cnn_adam_seed0: its result exists" in capsys.readouterr().out
 
 
+def test_a_rerun_without_resume_refuses_to_overwrite_a_result(data_dir, tmp_path, capsys):
+  # Issue 28: a typo (2 epochs for 3, no --resume) silently replaced an hour's result.
+  out = tmp_path / "out"
+  result = out / "fashionmnist_cnn_adam_seed0.json"
+  train.main(_options(data_dir, out, epochs=2, resume=False))
+  made = result.read_text()
+  with pytest.raises(
+    SystemExit, match=r"adam_seed0.json exists, made with epochs=2 \(this run: 1\)"
+  ):
+    train.main(_options(data_dir, out, epochs=1, resume=False))
+  with pytest.raises(
+    SystemExit, match="made with this set-up; pass --resume to keep it or --overwrite"
+  ):
+    train.main(_options(data_dir, out, epochs=2, resume=False))
+  assert result.read_text() == made  # left alone
+  capsys.readouterr()
+  train.main(_options(data_dir, out, epochs=1, resume=False, overwrite=True))
+  assert "replacing" in capsys.readouterr().out
+  assert json.loads(result.read_text())["epochs"] == 1
+
+
+def test_a_stopped_runs_checkpoint_is_not_silently_abandoned(data_dir, tmp_path, monkeypatch):
+  out = tmp_path / "out"
+  with killed_after_first_checkpoint(monkeypatch):
+    train.main(_options(data_dir, out, epochs=2))
+  checkpoint = out / "checkpoints" / "fashionmnist_cnn_adam_seeds0"
+  assert checkpoint.is_dir()
+  with pytest.raises(SystemExit, match="holds a stopped run's checkpoint; pass --resume"):
+    train.main(_options(data_dir, out, epochs=2, resume=False))
+  assert checkpoint.is_dir()
+  train.main(_options(data_dir, out, epochs=2, resume=False, overwrite=True))
+  assert not checkpoint.exists() and (out / "fashionmnist_cnn_adam_seed0.json").exists()
+
+
+def test_resume_and_overwrite_together_are_a_usage_error(capsys):
+  with pytest.raises(SystemExit):
+    train.parse_args(small_run(optimizer="adam", out="x", resume=True, overwrite=True))
+  assert "pass one of them" in capsys.readouterr().err
+
+
 def test_resume_refuses_a_checkpoint_made_with_another_set_up(data_dir, tmp_path, monkeypatch):
   dataset = load_dataset("fashionmnist", str(data_dir))
   directory = tmp_path / "checkpoints" / "run"

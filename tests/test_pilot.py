@@ -530,7 +530,8 @@ def test_integer_mu_dtype_raises():
     (dict(lr_phi=jnp.ones(2)), "lr_phi"),
     (dict(eps=np.array([1e-8])), "eps.*shape"),
     (dict(policy_overrides={"pm": "1"}), "policy_overrides"),
-    (dict(degree=2.0), "degree must be a Python int"),
+    (dict(degree=2.0), "degree must be an integer"),
+    (dict(degree=np.bool_(True)), "degree"),
     (dict(degree=True), "degree"),
   ],
 )
@@ -542,6 +543,27 @@ def test_hyperparameters_of_the_wrong_type_raise_naming_them(kwargs, name):
 def test_numpy_and_jax_scalars_are_accepted(params):
   tx = pilot(np.float32(1e-3), b1=jnp.asarray(0.9), eps=np.array(1e-8), degree=2)
   tx.update(jax.grad(quadratic_loss)(params), tx.init(params), params)
+
+
+def test_numpy_integer_degree_is_an_integer(params):
+  ours = pilot(1e-3, degree=np.int64(3))
+  state = ours.init(params)
+  assert state[0].phi.shape == (12,)
+  expected = pilot(1e-3, degree=3)
+  grads = jax.grad(quadratic_loss)(params)
+  chex.assert_trees_all_close(
+    ours.update(grads, state, params)[0], expected.update(grads, state, params)[0]
+  )
+
+
+@pytest.mark.parametrize("make", [pilot, scale_by_pilot])
+def test_everything_after_eps_is_keyword_only(make):
+  # optax.adamw(1e-3, .9, .999, 1e-8, 0.01) means eps_root=0.01; ours must not mean weight_decay.
+  with pytest.raises(TypeError, match="positional"):
+    make(1e-3, 0.9, 0.999, 1e-8, 0.01)
+  parameters = inspect.signature(make).parameters
+  positional = [n for n, p in parameters.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+  assert positional == ["learning_rate", "b1", "b2", "eps"]
 
 
 def test_annotations_are_objects_at_run_time():

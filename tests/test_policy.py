@@ -43,3 +43,10 @@ def test_overrides_pin_knobs():
 def test_wrong_phi_length_raises():
   with pytest.raises(ValueError, match="degree=3"):
     policy_knobs(init_phi(2), 0.0, degree=3)
+
+
+def test_phi_of_a_size_no_degree_has_is_refused_with_the_sizes_that_exist():
+  with pytest.raises(ValueError, match=r"5 coefficients, which is not 3 \* \(degree \+ 1\)"):
+    policy_knobs(jnp.ones(5), 0.0)
+  with pytest.raises(ValueError, match=r"degree=3 needs 3 \* 4 = 12"):
+    policy_knobs(jnp.ones(9), 0.0, 3)
