@@ -1,0 +1,34 @@
+"""The READMEs' copied tables match their files; the version has one source."""
+
+import importlib.metadata
+import re
+from pathlib import Path
+
+import pilot_optax
+from benchmarks import docs_tables
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_tables_are_the_files_they_name():
+  for name in docs_tables.READMES:
+    text = (ROOT / name).read_text()
+    _, stale = docs_tables.synced(text)
+    assert not stale, f"{name}: run python -m benchmarks.docs_tables ({stale} changed)"
+  assert "step_overhead_cpu.md -->" in (ROOT / "benchmarks/README.md").read_text()
+
+
+def test_a_block_that_drifted_is_found_and_rewritten(tmp_path):
+  (tmp_path / "table.md").write_text("| a | 6.19× |\n")
+  readme = "x\n<!-- results: table.md -->\n| a | 6.26× |\n<!-- end results -->\ny\n"
+  text, stale = docs_tables.synced(readme, root=tmp_path)
+  assert stale == ["table.md"]
+  assert "6.19×" in text and "6.26×" not in text and text.startswith("x\n") and text.endswith("y\n")
+  assert docs_tables.synced(text, root=tmp_path)[1] == []
+
+
+def test_version_has_one_source():
+  assert importlib.metadata.version("pilot-optax") == pilot_optax.__version__
+  pyproject = (ROOT / "pyproject.toml").read_text()
+  assert not re.search(r'^version\s*=\s*"', pyproject, re.M)  # dynamic, from __version__
+  assert f"## [{pilot_optax.__version__}]" in (ROOT / "CHANGELOG.md").read_text()
