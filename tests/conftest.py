@@ -40,3 +40,12 @@ def run(tx, params, steps, loss=quadratic_loss):
 @pytest.fixture
 def params():
   return make_params()
+
+
+def enable_x64(on: bool = True):
+  """``jax.enable_x64(on)`` (jax >= 0.7), or ``jax.experimental.enable_x64`` at the jax 0.6 floor."""
+  if hasattr(jax, "enable_x64"):
+    return jax.enable_x64(on)
+  from jax.experimental import enable_x64 as legacy
+
+  return legacy(on)

@@ -15,6 +15,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from jax.sharding import AxisType, NamedSharding  # noqa: E402
+
+# jax.set_mesh is jax >= 0.7.1's name; the jax 0.6 floor has jax.sharding.use_mesh.
+set_mesh = getattr(jax, "set_mesh", None) or jax.sharding.use_mesh
 from jax.sharding import PartitionSpec as P  # noqa: E402
 
 from pilot_optax import pilot  # noqa: E402
@@ -53,7 +56,7 @@ def main(mode):
   axis_type = {"auto": AxisType.Auto, "explicit": AxisType.Explicit}[mode]
   mesh = jax.make_mesh((4, 2), ("data", "model"), axis_types=(axis_type, axis_type))
   specs = {"w": P("data", "model"), "b": P("model"), "s": P()}
-  with jax.set_mesh(mesh):
+  with set_mesh(mesh):
     sharded = {k: jax.device_put(v, NamedSharding(mesh, specs[k])) for k, v in params.items()}
     got_params, got_state = train(sharded, tx)
     assert got_params["w"].sharding.spec == specs["w"], got_params["w"].sharding
@@ -79,7 +82,7 @@ def check_no_gather(mode):
   axis_type = {"auto": AxisType.Auto, "explicit": AxisType.Explicit}[mode]
   mesh = jax.make_mesh((8,), ("data",), axis_types=(axis_type,))
   tx = pilot(1e-3)
-  with jax.set_mesh(mesh):
+  with set_mesh(mesh):
     params = {"w": jax.device_put(jnp.ones((1024, 1024)), NamedSharding(mesh, P("data")))}
     state = tx.init(params)
     step = jax.jit(lambda g, s, p: tx.update(g, s, p))

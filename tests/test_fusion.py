@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import enable_x64
 
 from pilot_optax import _fusion
 
@@ -61,7 +62,7 @@ def test_tree_sums_of_16_bit_leaves_accumulate_in_float32(dtype):
 
 
 def test_tree_sums_mixed_float32_and_float64_leaves():
-  with jax.enable_x64(True):
+  with enable_x64(True):
     rng = np.random.default_rng(1)
     xs = [rng.standard_normal(5).astype(np.float32), rng.standard_normal(20)]
     ys = [rng.standard_normal(5).astype(np.float32), rng.standard_normal(20)]
@@ -129,7 +130,7 @@ def test_spread_has_the_value_and_derivative_of_a_broadcast(shape):
 def test_spread_sums_in_the_cotangent_dtype_with_float32_accuracy_or_better():
   rng = np.random.default_rng(5)
   w = rng.standard_normal(300_000)
-  with jax.enable_x64(True):
+  with enable_x64(True):
     grad64 = jax.grad(lambda x: jnp.sum(jnp.asarray(w) * _fusion.spread(x, w.shape)))(1.0)
     assert grad64.dtype == jnp.float64
     np.testing.assert_allclose(grad64, np.sum(w), rtol=1e-12)

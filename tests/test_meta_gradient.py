@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import enable_x64
 
 from pilot_optax import PilotState, _fusion, init_phi, lookahead_objective, policy_knobs
 from pilot_optax._lookahead import knob_gradient_pieces, meta_gradient
@@ -48,7 +49,7 @@ def _central_difference(f, x, h=1e-6):
 
 @pytest.mark.parametrize("degree", [1, 2, 3])
 def test_meta_gradient_matches_finite_differences(degree):
-  with jax.enable_x64(True):
+  with enable_x64(True):
     state, grads = _state(degree, degree)
 
     def objective_with_live_policy(phi):
@@ -64,7 +65,7 @@ def test_meta_gradient_matches_finite_differences(degree):
 
 def test_value_is_stored_policy_derivative_is_live_map():
   degree = 2
-  with jax.enable_x64(True):
+  with enable_x64(True):
     state, grads = _state(7, degree)
     stored = jnp.asarray([0.6, 0.3, 0.4], jnp.float64)  # not the policy at φ
     state = state._replace(policy=stored)
@@ -90,7 +91,7 @@ def test_value_is_stored_policy_derivative_is_live_map():
 def test_pinned_knob_block_gets_zero_gradient():
   degree = 2
   overrides = {"pv": 0.5}
-  with jax.enable_x64(True):
+  with enable_x64(True):
     state, grads = _state(3, degree, overrides)
     autodiff = jax.grad(lookahead_objective)(
       state.phi, state, grads, 0.01, degree=degree, policy_overrides=overrides, **HYPER
@@ -115,7 +116,7 @@ def _pulled_back(state, grads, degree, overrides=None, eps=HYPER["eps"], chunk=4
 )
 def test_chunked_meta_gradient_equals_grad_of_the_objective(degree, overrides, eps):
   hyper = HYPER | {"eps": eps}
-  with jax.enable_x64(True):
+  with enable_x64(True):
     state, grads = _state(10 + degree, degree, overrides)
     autodiff = jax.grad(lookahead_objective)(
       state.phi, state, grads, 0.01, degree=degree, policy_overrides=overrides, **hyper
@@ -129,7 +130,7 @@ def test_chunked_meta_gradient_where_n_and_v_are_zero():
   # Coordinates never updated (m = v = g_prev = 0): n = 0, v̂ at its floor. Both
   # ways must give the same finite numbers (the sign(n) = 0 there zeroes them).
   degree = 2
-  with jax.enable_x64(True):
+  with enable_x64(True):
     state, grads = _state(21, degree)
     zero_some = lambda tree: jax.tree.map(lambda x: x.at[..., :1].set(0.0) if x.ndim else x, tree)  # noqa: E731
     state = state._replace(
@@ -154,7 +155,7 @@ def test_chunked_meta_gradient_where_n_and_v_are_zero():
 
 def test_chunked_meta_gradient_float32_and_bfloat16_leaves():
   degree = 2
-  with jax.enable_x64(True):
+  with enable_x64(True):
     state64, grads64 = _state(5, degree)
     reference = jax.grad(lookahead_objective)(
       state64.phi, state64, grads64, 0.01, degree=degree, **HYPER

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import enable_x64
 
 from pilot_optax import PilotState, lookahead_objective, pilot, scale_by_pilot
 
@@ -115,16 +116,16 @@ def test_steps_match_numpy(eps):
   rng = np.random.default_rng(1)
   theta0 = rng.normal(size=len(grads_seq[0]))
   expected = numpy_pilot(theta0, grads_seq, **hyper)
-  with jax.enable_x64(True):
+  with enable_x64(True):
     tx = pilot(
       hyper["lr"],
       hyper["b1"],
       hyper["b2"],
       hyper["eps"],
-      hyper["wd"],
-      hyper["gamma"],
-      hyper["lr_phi"],
-      hyper["degree"],
+      weight_decay=hyper["wd"],
+      gamma=hyper["gamma"],
+      lr_phi=hyper["lr_phi"],
+      degree=hyper["degree"],
     )
     params = _tree(theta0)
     state = tx.init(params)
@@ -165,7 +166,7 @@ def test_meta_gradient_matches_closed_form_at_eps_comparable_to_v_hat_power():
   _, jac = knobs_and_jacobian(phi, rho, 2)
   m_hat = m / (1 - b1**count)
   expected = lookahead_knob_gradient(policy, m_hat, v_hat, g_prev, g, lr, eps) @ jac
-  with jax.enable_x64(True):
+  with enable_x64(True):
     state = PilotState(
       count=jnp.int32(count),
       mu=_tree(m),

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import make_params, quadratic_loss, run
+from conftest import enable_x64, make_params, quadratic_loss, run
 
 from pilot_optax import (
   PilotState,
@@ -444,6 +444,11 @@ def test_step_scratch_memory_does_not_grow_with_the_parameters():
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU copy insertion")
+@pytest.mark.skipif(
+  jax.__version_info__ < (0, 10),
+  reason="an optimisation of XLA's copy insertion: jaxlib 0.10 updates 16-bit state in place, "
+  "0.6.0 and 0.7.0 copy it (the step is still right; measured in CI's floors environment)",
+)
 @pytest.mark.parametrize(
   ("param_dtype", "mu_dtype"),
   [(jnp.float32, None), (jnp.float32, jnp.bfloat16), (jnp.bfloat16, None)],
@@ -604,7 +609,7 @@ def test_adam_special_case_at_extreme_scales_equals_optax(grad_scale, eps):
 
 
 def test_float64_leaves_under_x64_compute_in_float64():
-  with jax.enable_x64(True):
+  with enable_x64(True):
     rng = np.random.default_rng(1)
     params = {"w": jnp.asarray(rng.standard_normal((5, 2)))}
     assert params["w"].dtype == jnp.float64
