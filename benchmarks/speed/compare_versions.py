@@ -45,14 +45,35 @@ def import_at_revision(rev: str, where: Path):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(
-    prog="python -m benchmarks.speed.compare_versions", description=__doc__.split("\n\n")[0]
+    prog="python -m benchmarks.speed.compare_versions",
+    description=__doc__.split("\n\n")[0],
+    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
   )
   parser.add_argument("rev", help="git revision to compare with the working tree")
-  parser.add_argument("--shapes", default="resnet18_11M", choices=list(timing.SHAPE_SETS))
-  parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-  parser.add_argument("--mu-dtype", default=None, choices=["bfloat16"])
-  parser.add_argument("--reps", type=int, default=11)
-  parser.add_argument("--out", type=Path, default=None)
+  parser.add_argument(
+    "--shapes",
+    default="resnet18_11M",
+    choices=list(timing.SHAPE_SETS),
+    help="parameter shapes of the timed step",
+  )
+  parser.add_argument(
+    "--dtype", default="float32", choices=["float32", "bfloat16"], help="dtype of the parameters"
+  )
+  parser.add_argument(
+    "--mu-dtype",
+    default=None,
+    choices=["bfloat16"],
+    help="dtype of PILOT's first moment; default: the parameters' dtype",
+  )
+  parser.add_argument(
+    "--reps", type=int, default=11, help="interleaved repetitions; medians are reported"
+  )
+  parser.add_argument(
+    "--out",
+    type=Path,
+    default=None,
+    help="JSON of the raw numbers; default: benchmarks/results/compare_<rev>_<dtype>.json",
+  )
   args = parser.parse_args(argv)
   dtype = jnp.dtype(args.dtype)
   mu_dtype = None if args.mu_dtype is None else jnp.dtype(args.mu_dtype)

@@ -54,14 +54,27 @@ def _run(groups, data, steps: int):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(
-    prog="python -m benchmarks.speed.vmap_seeds", description=__doc__.split("\n\n")[0]
+    prog="python -m benchmarks.speed.vmap_seeds",
+    description=__doc__.split("\n\n")[0],
+    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
   )
-  parser.add_argument("--seeds", type=int, default=3)
-  parser.add_argument("--steps", type=int, default=60)
-  parser.add_argument("--reps", type=int, default=3)
-  parser.add_argument("--optimizer", default="pilot")
-  parser.add_argument("--data-dir", default=None)
-  parser.add_argument("--out", type=Path, default=None)
+  parser.add_argument("--seeds", type=int, default=3, help="seeds trained together (0..N-1)")
+  parser.add_argument("--steps", type=int, default=60, help="training steps timed per repetition")
+  parser.add_argument("--reps", type=int, default=3, help="repetitions; the table reports medians")
+  parser.add_argument(
+    "--optimizer", default="pilot", help="a name of benchmarks.optimizers.REGISTRY"
+  )
+  parser.add_argument(
+    "--data-dir",
+    default=None,
+    help="Fashion-MNIST IDX files; default: random images of its shape (timing only)",
+  )
+  parser.add_argument(
+    "--out",
+    type=Path,
+    default=None,
+    help="JSON of the raw numbers; default: benchmarks/results/vmap_seeds_<platform>.json",
+  )
   args = parser.parse_args(argv)
   dataset = (
     load_dataset("fashionmnist", args.data_dir) if args.data_dir else _random_fashion_mnist(60_000)
