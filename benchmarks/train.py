@@ -311,7 +311,8 @@ def _train_epoch(group, data, orders, keys, epoch, protocol, policy_every, snaps
     global_step = (epoch - 1) * protocol.steps_per_epoch + i
     loss, policy = group.train(data[0], data[1], orders, i, global_step, keys)
     losses.append(loss)
-    if group.records_policy and global_step % policy_every == 0:
+    last_step = epoch == protocol.epochs and i == protocol.steps_per_epoch - 1
+    if group.records_policy and (global_step % policy_every == 0 or last_step):
       policies.append((global_step + 1, policy))
     snapshots.after_step(global_step + 1)
     if i % 50 == 0 and i >= 50:

@@ -187,3 +187,12 @@ def test_trajectories_of_seeds_in_one_program(data_dir, tmp_path):
   np.testing.assert_array_equal(together.points[0], alone.points[0])  # the same start
   np.testing.assert_allclose(together.points, alone.points, rtol=1e-4, atol=1e-5)
   assert not np.array_equal(other.points[0], together.points[0])  # seeds differ
+
+
+def test_the_policy_is_recorded_at_the_last_step_too(data_dir, tmp_path):
+  # 32 images, batch 16: 2 steps an epoch, 4 in 2 epochs; every 3 steps gives steps 1 and 4,
+  # every 2 gives 1 and 3 and then the last, 4 (the plot stopped short of the end).
+  out = tmp_path / "out"
+  train.main(_options(data_dir, out, optimizer="pilot", epochs=2, policy_every=2, resume=False))
+  record = json.loads((out / "fashionmnist_cnn_pilot_seed0.json").read_text())
+  assert [p["step"] for p in record["policy"]] == [1, 3, 4]
