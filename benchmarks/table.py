@@ -97,9 +97,11 @@ def _mean_std(values) -> tuple[float, float | None]:
 
 
 def _cell(mean_std, digits: int, fmt: str = "f") -> str:
-  """'mean ± std'; ``fmt='e'`` for quantities that shrink by orders of magnitude."""
+  """'mean ± std', or the value alone for one seed; ``fmt='e'`` for quantities that shrink by
+  orders of magnitude."""
   mean, std = mean_std
-  return f"{mean:.{digits}{fmt}} ± " + ("—" if std is None else f"{std:.{digits}{fmt}}")
+  value = f"{mean:.{digits}{fmt}}"
+  return value if std is None else f"{value} ± {std:.{digits}{fmt}}"
 
 
 BASELINE = "adam"
