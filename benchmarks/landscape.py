@@ -57,8 +57,16 @@ from benchmarks.optimizers import LABELS
 from benchmarks.seeds import preprocess
 
 # Okabe & Ito's colour-blind-safe palette, one colour per optimizer.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
-LINE_COLOURS = ("#000000", "#56B4E9", "#E69F00")
+# One colour, line style and epoch marker per path (six hues far apart, for colour-blind readers
+# too), so that paths drawn over each other stay apart; the right panel's segments use greys only,
+# so no colour means two things.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E6C700", "#56B4E9")
+LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)), "-")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+LINE_COLOURS = ("#000000", "#666666", "#AAAAAA")
+# The colour scale ends at this multiple of the loss at the start: the grid's corners
+# reach losses of 100 and more, which would otherwise take most of the scale.
+SCALE_HEADROOM = 3.0
 EVAL_BATCH = 1024
 
 
@@ -282,39 +290,83 @@ def grid_extent(coords: list[np.ndarray], margin: float) -> tuple[np.ndarray, np
 # --- the picture -----------------------------------------------------------------------------
 
 
-def plot(result: dict, png: Path) -> None:
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+def _loss_surface(ax, result: dict, lo: float, hi: float):
+  """The grid's training loss as filled contours (log scale, greys) on ``ax``."""
   from matplotlib.colors import LogNorm
 
-  fig, (ax, ax_line) = plt.subplots(
-    1, 2, figsize=(13, 5.6), gridspec_kw=dict(width_ratios=[1.35, 1])
-  )
   grid = result["grid"]
-  a, b = np.asarray(grid["a"]), np.asarray(grid["b"])
-  loss = np.asarray(grid["loss"])
-  finite = loss[np.isfinite(loss)]
-  lo, hi = max(finite.min(), 1e-4), finite.max()
+  a, b, loss = np.asarray(grid["a"]), np.asarray(grid["b"]), np.asarray(grid["loss"])
   levels = np.geomspace(lo, hi, 30)
   filled = ax.contourf(
     a, b, loss.T, levels=levels, norm=LogNorm(lo, hi), cmap="Greys_r", extend="both"
   )
   ax.contour(a, b, loss.T, levels=levels[::3], colors="white", linewidths=0.4, alpha=0.6)
-  fig.colorbar(filled, ax=ax, label="training loss (log scale)", format="%.2g")
+  return filled
+
+
+def _draw_paths(ax, result: dict, labelled: bool) -> None:
+  """Each path in its own colour, line style and epoch marker; its end as a star."""
   for i, path in enumerate(result["paths"].values()):
-    color = PALETTE[i % len(PALETTE)]
+    k = i % len(PALETTE)
     xy = np.asarray(path["coords"])
+    ends = np.asarray(path["epoch_end_index"], int)
     # The end point's loss is its own (off the plane), named in the legend: labels beside
     # the stars would overlap where paths end close together.
-    label = f"{path['label']}: end loss {path['final_loss']:.3f}"
-    # Wider lines first, so that a path drawn over a nearly identical one leaves it visible.
-    ax.plot(xy[:, 0], xy[:, 1], "-", color=color, lw=max(1.0, 3.4 - 0.5 * i), label=label)
-    ends = np.asarray(path["epoch_end_index"], int)
-    ax.plot(xy[ends, 0], xy[ends, 1], "o", color=color, ms=4)
-    ax.plot(xy[-1, 0], xy[-1, 1], "*", color=color, ms=13, mec="black", mew=0.6)
-  ax.plot([], [], "o", color="grey", ms=4, label="each epoch's end")
+    label = f"{path['label']}: end loss {path['final_loss']:.3f}" if labelled else None
+    # Wider lines first and a style of its own each, so that a path drawn over a nearly
+    # identical one (AdamW over Adam) leaves it visible.
+    ax.plot(
+      xy[:, 0], xy[:, 1], color=PALETTE[k], ls=LINE_STYLES[k], lw=max(1.2, 3.6 - 0.45 * i),
+      marker=MARKERS[k], markevery=list(ends), ms=6 - 0.4 * i, mec="white", mew=0.5, label=label,
+    )  # fmt: skip
+    ax.plot(xy[-1, 0], xy[-1, 1], "*", color=PALETTE[k], ms=14 - i, mec="black", mew=0.6)
+
+
+def _crowded_box(result: dict, share: float = 0.15) -> tuple[np.ndarray, np.ndarray] | None:
+  """The bounding box of the paths that end within ``share`` of the plot's span of the first
+  path's end (where near-identical paths hide each other), or None if no other path does."""
+  paths = [np.asarray(p["coords"]) for p in result["paths"].values()]
+  span = np.ptp(np.concatenate(paths), axis=0).max()
+  near = [p for p in paths if np.linalg.norm(p[-1] - paths[0][-1]) < share * span]
+  if len(near) < 2:
+    return None
+  points = np.concatenate(near)
+  pad = 0.08 * np.ptp(points, axis=0).max()
+  return points.min(axis=0) - pad, points.max(axis=0) + pad
+
+
+def plot(result: dict, png: Path) -> None:
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, (ax, ax_line) = plt.subplots(
+    1, 2, figsize=(13, 5.6), gridspec_kw=dict(width_ratios=[1.35, 1])
+  )
+  loss = np.asarray(result["grid"]["loss"])
+  finite = loss[np.isfinite(loss)]
+  # The scale ends a few times above the start's loss (the highest loss between the
+  # segments' end points), not at the grid corners' losses of 100 and more.
+  inside = [
+    v for line in result["lines"] for t, v in zip(line["t"], line["loss"], strict=True)
+    if 0 <= t <= 1 and np.isfinite(v)
+  ]  # fmt: skip
+  lo = max(finite.min(), 1e-4)
+  hi = min(finite.max(), SCALE_HEADROOM * max(inside, default=finite.max()))
+  filled = _loss_surface(ax, result, lo, hi)
+  fig.colorbar(filled, ax=ax, label="training loss (log scale)", format="%.2g")
+  _draw_paths(ax, result, labelled=True)
+  box = _crowded_box(result)
+  if box is not None:
+    inset = ax.inset_axes([0.56, 0.04, 0.42, 0.42])
+    _loss_surface(inset, result, lo, hi)
+    _draw_paths(inset, result, labelled=False)
+    inset.set_xlim(box[0][0], box[1][0])
+    inset.set_ylim(box[0][1], box[1][1])
+    inset.tick_params(labelsize=6)
+    ax.indicate_inset_zoom(inset, edgecolor="white")
+  ax.plot([], [], "*", color="grey", mec="black", ms=10, label="end (markers: each epoch's end)")
   ax.plot(0, 0, "s", color="white", mec="black", ms=7, label="start (all runs)")
   shares = result["directions"]["shares"]
   kind = result["directions"]["kind"]
@@ -328,15 +380,13 @@ def plot(result: dict, png: Path) -> None:
   )
   ax.legend(fontsize=8, loc="best", framealpha=0.8)
   for line, colour in zip(result["lines"], LINE_COLOURS, strict=False):
-    ax_line.plot(line["t"], line["loss"], lw=1.6, label=line["label"], color=colour)
+    ax_line.plot(line["t"], line["loss"], lw=1.8, label=line["label"], color=colour)
   ax_line.axvline(0, color="grey", lw=0.5)
   ax_line.axvline(1, color="grey", lw=0.5)
   ax_line.set_yscale("log")
   ax_line.set_xlabel("t along the segment (0: its first point, 1: its second)")
   ax_line.set_ylabel("training loss (log scale)")
-  ax_line.set_title(
-    "straight lines between the points (one basin: no bump between 0 and 1)", fontsize=10
-  )
+  ax_line.set_title("the loss along straight lines between the points", fontsize=10)
   ax_line.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(png, dpi=130)
