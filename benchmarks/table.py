@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -380,15 +381,16 @@ def _plot_paired(plt, comparisons, dataset, arch, path):
   the learned policy against the frozen one).
   """
   panels = [(title, rows) for title, rows in comparisons.items() if rows]
-  widths = [1.4 * len(rows) + 1.2 for _, rows in panels]
+  widths = [max(1.4 * len(rows) + 1.2, 3.0) for _, rows in panels]
+  # At least wide enough for the figure's title (it was cut off with a single pair).
   fig, axes = plt.subplots(
     1,
     len(panels),
-    figsize=(sum(widths) + 1, 4.2),
+    figsize=(max(sum(widths) + 1, 6.5), 4.2),
     squeeze=False,
     gridspec_kw=dict(width_ratios=widths),
   )
-  for ax, (title, rows) in zip(axes[0], panels, strict=True):
+  for ax, (title, rows), width in zip(axes[0], panels, widths, strict=True):
     for x, row in enumerate(rows.values()):
       d = row["differences"]
       ax.plot(
@@ -414,7 +416,9 @@ def _plot_paired(plt, comparisons, dataset, arch, path):
     ax.axhline(0, color="gray", lw=0.8)
     ax.set_xticks(range(len(rows)), [NAMES.get(o, o) for o in rows], rotation=20, ha="right")
     ax.set_xlim(-0.6, len(rows) - 0.4)
-    ax.set(ylabel="difference in final accuracy (points)", title=title)
+    # Panel titles wrapped to their panel (about 11 characters an inch at this size).
+    ax.set(ylabel="difference in final accuracy (points)")
+    ax.set_title(textwrap.fill(title, max(20, int(11 * width))), fontsize=10)
     _plain_ticks(ax.yaxis)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
