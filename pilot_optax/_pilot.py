@@ -111,7 +111,9 @@ def scale_by_pilot(
 
   Args:
     learning_rate: η, a float or an optax schedule ``count -> lr``; used only
-      inside the lookahead.
+      inside the lookahead. Nothing ties it to the rate that scales the step
+      later in your chain (``optax.scale(-lr)`` or a schedule): pass the same
+      value or schedule to both, as :func:`pilot` does.
     b1: decay of the first moment, in [0, 1).
     b2: decay of the second moment, in [0, 1).
     eps: ε added to :math:`\hat v^{p_v}`, >= 0.
