@@ -2,7 +2,9 @@
 
     python examples/flax_nnx_fashion_mnist.py --data-dir /usr/share/datasets/fashion-mnist
 
-Reads the four original IDX files (Debian: apt-get install dataset-fashion-mnist).
+Needs the benchmark extras (`pip install -e ".[bench]"`: flax, and `benchmarks.data`, which reads
+the data, from this repository) and the four original IDX files (Debian: `apt-get install -y
+dataset-fashion-mnist`); run it from the repository root.
 One epoch takes about a minute on two CPU cores; --steps shortens it.
 """
 

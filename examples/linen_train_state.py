@@ -3,7 +3,8 @@
     python examples/linen_train_state.py [--steps 600]
 
 `TrainState.create(..., tx=pilot(...))` and `state.apply_gradients` work as with any optax
-optimizer; the policy is read from `state.opt_state`. Runs in a few seconds on CPU.
+optimizer; the policy is read from `state.opt_state`. Runs in a few seconds on CPU. Needs flax
+(`pip install flax`, or the repository's `pip install -e ".[bench]"`).
 """
 
 import argparse

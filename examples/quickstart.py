@@ -2,7 +2,8 @@
 
     python examples/quickstart.py [--steps 600] [--batch 128]
 
-Prints the loss and the policy (ρ, p_m, p_v, p_s) as it learns; a few seconds on CPU.
+Prints the loss and the policy (ρ, p_m, p_v, p_s) as it learns; a few seconds on CPU. Needs
+only the library (`pip install -e .`).
 """
 
 import argparse
