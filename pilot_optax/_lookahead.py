@@ -91,9 +91,12 @@ def lookahead_sum(
   over the parameters, the step differentiates it with ``jax.grad``. Computed
   in float32, or float64 for float64 leaves. ``knobs`` are (p_m, p_v, p_s):
   a (3,) array, or three arrays that broadcast against the piece. Elements where g, m, v or
-  g_prev is nan or inf are left out of the sum (:func:`pilot_optax._math.finite_only`).
+  g_prev is nan or inf are left out of the sum (:func:`pilot_optax._math.finite_only`), and
+  g is clipped to ±2^40 (:func:`pilot_optax._math.bounded`, no change below that) so that a
+  finite gradient cannot overflow the sum.
   """
   g, m, v, g_prev = finite_only(*in_compute_dtype(g, m, v, g_prev))
+  g = bounded(g)
   dtype = g.dtype
   knobs = [jnp.asarray(knob).astype(dtype) for knob in knobs]
   v_hat = jnp.maximum(v * inv_bc2.astype(dtype), TINY)
@@ -209,9 +212,6 @@ def knob_gradient_pieces(
   not pinned (in the order of :data:`KNOBS`; pinned knobs are constants and
   their derivatives are not computed). Summed over the pieces and multiplied
   by -η_t, it is ∂L/∂knobs (:func:`meta_gradient`).
-
-  The lookahead's g is clipped to ±2^40 (:func:`pilot_optax._math.bounded`,
-  no change below that) so that a finite gradient cannot overflow the sums.
   """
   inv_bc1, inv_bc2 = previous_bias_corrections(state, b1, b2)
   free = _free_knobs(policy_overrides)
@@ -222,7 +222,7 @@ def knob_gradient_pieces(
       # Each free knob is spread over the piece (_fusion.spread: the same
       # derivative, a faster sum on CPU); pinned knobs are constants.
       knobs = _with_free(stored, free, [_fusion.spread(x, g.shape) for x in values])
-      return lookahead_sum(knobs, inv_bc1, inv_bc2, eps, bounded(g), m, v, g_prev)
+      return lookahead_sum(knobs, inv_bc1, inv_bc2, eps, g, m, v, g_prev)
 
     dtype = compute_dtype(g.dtype)
     values = [stored[k].astype(dtype) for k in free]

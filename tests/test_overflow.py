@@ -89,3 +89,19 @@ def test_agreement_of_huge_gradients_is_a_cosine():
   assert float(r) == pytest.approx(1.0, rel=1e-6)
   r = agreement(*agreement_sums(g, -g))
   assert float(r) == pytest.approx(-1.0, rel=1e-6)
+
+
+def test_an_infinite_gradient_element_is_left_out_of_the_lookahead_not_clipped():
+  # Clipping must come after the non-finite elements are zeroed: clipped first, an inf would
+  # count as 2^40 in the lookahead's sum and move φ.
+  tx = pilot(1e-3, lr_phi=1.0)
+  params = {"w": jnp.linspace(0.5, 1.5, 8)}
+  first = {"w": jnp.linspace(-1.0, 1.0, 8)}
+  second = jnp.linspace(1.0, 2.0, 8)
+  phis = []
+  for g0 in (jnp.inf, 0.0):
+    state = tx.init(params)
+    _, state = tx.update(first, state, params)
+    _, state = tx.update({"w": second.at[0].set(g0)}, state, params)
+    phis.append(np.asarray(state[0].phi))
+  np.testing.assert_array_equal(phis[0], phis[1])
