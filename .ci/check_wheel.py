@@ -5,7 +5,7 @@
 - the wheel holds pilot_optax with py.typed, and nothing of benchmarks/, tests/ or examples/;
 - the sdist holds the license, the README, the changelog and the tests (a packager can run them);
 - pilot_optax imports from site-packages (not from a checkout), with every public name;
-- the README's quickstart (its first python block) runs and lowers its loss.
+- the README's quickstart (its first python block) runs to the end.
 """
 
 import re
