@@ -7,6 +7,10 @@
   "SmallCNN calibration").
 - `ResNet18` ("resnet18"): the CIFAR variant (3x3 stem convolution, stride 1, no
   max-pool), BasicBlocks in four stages of two, BatchNorm, global average pool.
+- `ByteTransformer` ("transformer"): a decoder-only transformer over UTF-8 bytes (vocabulary
+  256) for the language-model workload (`benchmarks.workloads.TextWorkload`): byte embedding
+  plus learned positions, pre-LayerNorm blocks (causal self-attention, then a GELU MLP of 4x the
+  width, each added to the residual stream), a final LayerNorm and a linear head.
 
 `dtype` is the compute dtype (bfloat16 for mixed precision); params stay float32.
 """
@@ -96,6 +100,69 @@ class ResNet18(nnx.Module):
     for block in self.blocks:
       x = block(x)
     return self.head(jnp.mean(x, axis=(1, 2)))
+
+
+class CausalSelfAttention(nnx.Module):
+  """Multi-head self-attention in which position t attends to positions <= t only."""
+
+  def __init__(self, width: int, heads: int, *, dtype, rngs: nnx.Rngs):
+    if width % heads:
+      raise ValueError(f"width {width} must be a multiple of heads {heads}.")
+    self.heads = heads
+    self.qkv = nnx.Linear(width, 3 * width, dtype=dtype, rngs=rngs)
+    self.out = nnx.Linear(width, width, dtype=dtype, rngs=rngs)
+
+  def __call__(self, x):
+    b, t, w = x.shape
+    q, k, v = jnp.split(self.qkv(x).reshape(b, t, 3 * self.heads, w // self.heads), 3, axis=2)
+    causal = jnp.tril(jnp.ones((t, t), bool))
+    logits = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32) / jnp.sqrt(w // self.heads)
+    weights = jax.nn.softmax(jnp.where(causal, logits, -jnp.inf), axis=-1).astype(v.dtype)
+    return self.out(jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(b, t, w))
+
+
+class TransformerBlock(nnx.Module):
+  """x + attention(LayerNorm(x)), then x + MLP(LayerNorm(x)) (pre-LayerNorm)."""
+
+  def __init__(self, width: int, heads: int, *, dtype, rngs: nnx.Rngs):
+    self.norm1 = nnx.LayerNorm(width, dtype=dtype, rngs=rngs)
+    self.attention = CausalSelfAttention(width, heads, dtype=dtype, rngs=rngs)
+    self.norm2 = nnx.LayerNorm(width, dtype=dtype, rngs=rngs)
+    self.up = nnx.Linear(width, 4 * width, dtype=dtype, rngs=rngs)
+    self.down = nnx.Linear(4 * width, width, dtype=dtype, rngs=rngs)
+
+  def __call__(self, x):
+    x = x + self.attention(self.norm1(x))
+    return x + self.down(jax.nn.gelu(self.up(self.norm2(x))))
+
+
+class ByteTransformer(nnx.Module):
+  """Next-byte logits (B, T, 256) of byte sequences (B, T), T <= ``context``."""
+
+  VOCABULARY = 256
+
+  def __init__(
+    self, context: int, width: int, depth: int, heads: int, *, dtype=jnp.float32, rngs: nnx.Rngs
+  ):
+    self.embed = nnx.Embed(self.VOCABULARY, width, dtype=dtype, rngs=rngs)
+    self.positions = nnx.Param(0.02 * jax.random.normal(rngs.params(), (context, width)))
+    self.blocks = nnx.List(
+      [TransformerBlock(width, heads, dtype=dtype, rngs=rngs) for _ in range(depth)]
+    )
+    self.norm = nnx.LayerNorm(width, dtype=dtype, rngs=rngs)
+    self.head = nnx.Linear(width, self.VOCABULARY, dtype=dtype, rngs=rngs)
+
+  def __call__(self, tokens):
+    x = self.embed(tokens) + self.positions[: tokens.shape[1]].astype(self.embed.dtype)
+    for block in self.blocks:
+      x = block(x)
+    return self.head(self.norm(x))
+
+
+def decayed(params) -> object:
+  """The weight-decay mask of the workloads: True for matrices (kernels, the embedding, the
+  positions), False for vectors (biases, LayerNorm scales and offsets)."""
+  return jax.tree.map(lambda x: x.ndim >= 2, params)
 
 
 ARCHITECTURES = {"cnn": SmallCNN, "resnet18": ResNet18}

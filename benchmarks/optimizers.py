@@ -42,6 +42,8 @@ PILOT_TUNED = {
   ("cifar10", "resnet18"): dict(gamma=0.950, lr_phi=0.00500, degree=2),
   ("fashionmnist", "cnn"): dict(gamma=0.950, lr_phi=0.01000, degree=2),
   ("fashionmnist", "resnet18"): dict(gamma=0.957, lr_phi=0.00273, degree=3),
+  # The paper has no text workload: the reference's (and pilot_optax's) defaults.
+  ("bible", "transformer"): dict(gamma=0.95, lr_phi=0.01, degree=2),
 }
 
 
@@ -49,7 +51,8 @@ PILOT_TUNED = {
 class Entry:
   """One optimizer of the comparison: how it is named, tuned and built.
 
-  ``build(schedule, hyperparameters)`` returns the optax transformation; ``lr_phi_factor``
+  ``build(schedule, hyperparameters, mask)`` returns the optax transformation (``mask``: the
+  weight-decay mask, None to decay every parameter); ``lr_phi_factor``
   (PILOT's family only) scales the paper's η_φ; ``needs_objective``: its update takes the
   loss (``obj_fn=``) to estimate a Hessian; ``ablation``: not one of the paper's six.
   """
@@ -57,7 +60,7 @@ class Entry:
   label: str
   peak_learning_rate: float
   weight_decay: float
-  build: Callable[[optax.Schedule, dict], optax.GradientTransformationExtraArgs]
+  build: Callable[[optax.Schedule, dict, object], optax.GradientTransformationExtraArgs]
   lr_phi_factor: float | None = None
   needs_objective: bool = False
   ablation: bool = False
@@ -68,21 +71,22 @@ class Entry:
     return self.lr_phi_factor is not None
 
 
-def _pilot(schedule, hp):
+def _pilot(schedule, hp, mask):
   return pilot(
     schedule, weight_decay=hp["weight_decay"], gamma=hp["gamma"], lr_phi=hp["lr_phi"],
-    degree=hp["degree"],
+    degree=hp["degree"], mask=mask,
   )  # fmt: skip
 
 
 REGISTRY: dict[str, Entry] = {
   "pilot": Entry("PILOT", 1e-3, 1e-4, _pilot, lr_phi_factor=1.0),
-  "adam": Entry("Adam", 1e-3, 0.0, lambda s, hp: optax.adam(s)),
-  "adamw": Entry("AdamW", 1e-3, 1e-2, lambda s, hp: optax.adamw(s, weight_decay=hp["weight_decay"])),
-  "lion": Entry("Lion", 1e-4, 1e-2, lambda s, hp: optax.lion(s, weight_decay=hp["weight_decay"])),
-  "adabelief": Entry("AdaBelief", 1e-3, 0.0, lambda s, hp: optax.adabelief(s)),
+  "adam": Entry("Adam", 1e-3, 0.0, lambda s, hp, mask: optax.adam(s)),
+  "adamw": Entry("AdamW", 1e-3, 1e-2, lambda s, hp, mask: optax.adamw(s, weight_decay=hp["weight_decay"], mask=mask)),
+  "lion": Entry("Lion", 1e-4, 1e-2, lambda s, hp, mask: optax.lion(s, weight_decay=hp["weight_decay"], mask=mask)),
+  "adabelief": Entry("AdaBelief", 1e-3, 0.0, lambda s, hp, mask: optax.adabelief(s)),
   "sophia": Entry(
-    "Sophia", 2e-4, 1e-4, lambda s, hp: optax.contrib.sophia(s, weight_decay=hp["weight_decay"]),
+    "Sophia", 2e-4, 1e-4,
+    lambda s, hp, mask: optax.contrib.sophia(s, weight_decay=hp["weight_decay"], weight_decay_mask=mask),
     needs_objective=True,
   ),
   "pilot_frozen": Entry("PILOT, frozen policy", 1e-3, 1e-4, _pilot, lr_phi_factor=0.0, ablation=True),
@@ -107,9 +111,10 @@ class Resolved:
   entry: Entry
   hyperparameters: dict
 
-  def make(self, schedule: optax.Schedule) -> optax.GradientTransformationExtraArgs:
-    """The optax transformation, its learning rate following ``schedule``."""
-    return self.entry.build(schedule, self.hyperparameters)
+  def make(self, schedule: optax.Schedule, mask=None) -> optax.GradientTransformationExtraArgs:
+    """The optax transformation, its learning rate following ``schedule``; weight decay on the
+    parameters ``mask`` selects (a pytree of bools or a function of the params; None: all)."""
+    return self.entry.build(schedule, self.hyperparameters, mask)
 
 
 def resolve(name: str, dataset: str, arch: str, peak_lr: float | None = None) -> Resolved:

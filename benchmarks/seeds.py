@@ -20,10 +20,7 @@ from flax import nnx
 
 from benchmarks import processes
 from benchmarks.data import Dataset
-from benchmarks.models import build_model
 from benchmarks.optimizers import Resolved
-
-EVAL_BATCH = 1000
 
 
 def preprocess(images_u8, dataset: Dataset, key, train: bool, dtype):
@@ -69,15 +66,15 @@ class TrainState(NamedTuple):
 
 
 class SeedGroup:
-  """The jitted, seed-vmapped train and eval steps of one (model, optimizer) over ``seeds``.
+  """The jitted, seed-vmapped train and eval steps of one (workload, optimizer) over ``seeds``.
 
-  ``self.state`` is the :class:`TrainState`, every leaf with a leading axis of
-  ``len(seeds)``, replicated over all devices.
+  ``workload``: a :class:`benchmarks.workloads.Workload` (the model, how batches are cut, the
+  evaluation sets). ``self.state`` is the :class:`TrainState`, every leaf with a leading axis
+  of ``len(seeds)``, replicated over all devices.
   """
 
-  def __init__(self, dataset: Dataset, arch: str, optimizer: Resolved, seeds, schedule, dtype):
-    _, h, _, c = dataset.train_images.shape
-    models = [build_model(arch, c, dataset.num_classes, h, dtype=dtype, seed=s) for s in seeds]
+  def __init__(self, workload, optimizer: Resolved, seeds, schedule, dtype):
+    models = [workload.build_model(s, dtype) for s in seeds]
     splits = [nnx.split(m, nnx.Param, ...) for m in models]
     self.graph_train = splits[0][0]
     models[0].eval()
@@ -85,16 +82,16 @@ class SeedGroup:
     params = _stack([p for _, p, _ in splits])
     rest = _stack([r for _, _, r in splits])
     self.num_params = sum(x.size for x in jax.tree.leaves(splits[0][1]))
-    self.tx = optimizer.make(schedule)
+    self.tx = optimizer.make(schedule, workload.decay_mask)
     self.state = processes.replicate(TrainState(params, rest, jax.vmap(self.tx.init)(params)))
     self.seeds = list(seeds)
     self.records_policy = optimizer.entry.is_pilot
     self.needs_objective = optimizer.entry.needs_objective
-    self.dataset, self.dtype = dataset, dtype
+    self.workload, self.dtype = workload, dtype
     self.batch_sharding = processes.batch_sharding()
-    # Seed axis on the state, the data order and the keys; images, labels and the step shared.
+    # Seed axis on the state, the data order and the keys; the data and the step shared.
     self.train_step = jax.jit(
-      jax.vmap(self._train_step, in_axes=(0, None, None, 0, None, 0)), donate_argnums=(0,)
+      jax.vmap(self._train_step, in_axes=(0, None, 0, None, 0)), donate_argnums=(0,)
     )
     self._eval_steps = {}  # one compiled eval step per batch size
 
@@ -103,19 +100,18 @@ class SeedGroup:
       return x
     return jax.lax.with_sharding_constraint(x, self.batch_sharding)
 
-  def _loss(self, params, rest, graph, images, labels):
+  def _loss(self, params, rest, graph, inputs, targets):
     # copy=True: fresh Variables at this trace level, so BatchNorm may update its statistics.
     model = nnx.merge(graph, params, rest, copy=True)
-    logits = model(images).astype(jnp.float32)
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    logits = model(inputs).astype(jnp.float32)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
     return loss, (logits, nnx.split(model, nnx.Param, ...)[2])
 
-  def _train_step(self, state, images_u8, labels, order, step, key):
+  def _train_step(self, state, arrays, order, step, key):
     """One seed's step: its batch `order[step]`, its key folded with the global step."""
     params, rest, opt_state = state
-    batch = order[step]
-    x = self._shard(preprocess(images_u8[batch], self.dataset, key, True, self.dtype))
-    y = self._shard(labels[batch])
+    x, y = self.workload.train_batch(arrays, order[step], key, self.dtype)
+    x, y = self._shard(x), self._shard(y)
     (loss, (_, rest)), grads = jax.value_and_grad(self._loss, has_aux=True)(
       params, rest, self.graph_train, x, y
     )
@@ -132,34 +128,34 @@ class SeedGroup:
       policy = jnp.zeros(4)
     return TrainState(params, rest, opt_state), loss, policy
 
-  def _eval_step(self, state, images_u8, labels, start, size):
+  def _eval_step(self, state, arrays, start, size):
     params, rest, _ = state
-    images_u8 = jax.lax.dynamic_slice_in_dim(images_u8, start, size)
-    labels = jax.lax.dynamic_slice_in_dim(labels, start, size)
-    x = preprocess(images_u8, self.dataset, None, False, self.dtype)
-    loss, (logits, _) = self._loss(params, rest, self.graph_eval, x, labels)
-    return loss * size, jnp.sum(jnp.argmax(logits, -1) == labels)
+    x, y = self.workload.eval_batch(arrays, start, size, self.dtype)
+    loss, (logits, _) = self._loss(params, rest, self.graph_eval, x, y)
+    return loss * y.size, jnp.sum(jnp.argmax(logits, -1) == y)
 
-  def train(self, images, labels, order, step: int, global_step: int, keys):
+  def train(self, arrays, order, step: int, global_step: int, keys):
     """One step of every seed; returns each seed's loss and (ρ, p_m, p_v, p_s), shape (S,), (S, 4)."""
     step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, global_step)
     self.state, loss, policy = self.train_step(
-      self.state, images, labels, order, jnp.int32(step), step_keys
+      self.state, arrays, order, jnp.int32(step), step_keys
     )
     return loss, policy
 
-  def evaluate(self, images, labels, count: int):
-    """Mean validation loss and accuracy of every seed, shape (S,) each (host values).
-
-    Batches of EVAL_BATCH images, and a smaller last one when ``count`` is not a multiple.
-    """
-    total_loss, correct = 0.0, 0
-    for start in range(0, count, EVAL_BATCH):
-      size = min(EVAL_BATCH, count - start)
+  def evaluate(self, arrays, slices):
+    """Mean loss and accuracy of every seed over the batches ``slices`` ((start, size) pairs)
+    of ``arrays``, shape (S,) each (host values); the mean is over every target."""
+    total_loss, correct, count = 0.0, 0, 0
+    for start, size in slices:
       if size not in self._eval_steps:
         step = functools.partial(self._eval_step, size=size)
-        self._eval_steps[size] = jax.jit(jax.vmap(step, in_axes=(0, None, None, None)))
-      loss, right = self._eval_steps[size](self.state, images, labels, jnp.int32(start))
+        self._eval_steps[size] = jax.jit(jax.vmap(step, in_axes=(0, None, None)))
+      loss, right = self._eval_steps[size](self.state, arrays, jnp.int32(start))
       loss, right = processes.to_host((loss, right))
       total_loss, correct = total_loss + loss.astype(np.float64), correct + right
+      count += size * self._targets_per_example(arrays, size)
     return total_loss / count, correct / count
+
+  def _targets_per_example(self, arrays, size) -> int:
+    shape = jax.eval_shape(lambda a: self.workload.eval_batch(a, 0, size, self.dtype)[1], arrays)
+    return int(np.prod(shape.shape[1:], dtype=np.int64))

@@ -1,21 +1,29 @@
-"""Train the paper's protocol: one JSON result per (optimizer, seed).
+"""Train the benchmark's workloads: one JSON result per (optimizer, seed, peak learning rate).
 
     python -m benchmarks.train --dataset fashionmnist --arch cnn --optimizer all \
         --epochs 30 --seeds 0,1,2 --data-dir /usr/share/datasets/fashion-mnist --out DIR \
-        [--vmap-seeds] [--resume | --overwrite] [--train-size N]
+        [--vmap-seeds] [--resume | --overwrite] [--train-size N] [--peak-lr 3e-4,1e-3]
         [--coordinator HOST:PORT --num-processes N --process-id I]
+    python -m benchmarks.train --dataset bible --arch transformer --optimizer adamw,pilot \
+        --steps 2000 --eval-every 100 --peak-lr 3e-3 --seeds 0 --out DIR [--resume]
 
-Protocol (the paper's): cross-entropy, batch 128, cosine decay of the learning
-rate per step (3-epoch linear warm-up for ResNet-18), official train split for
-training and test split for validation, optional bf16 compute with float32 params.
+Two workloads (`benchmarks.workloads`), one loop (:func:`train_workload`):
+- images (the paper's protocol): cross-entropy, batch 128, cosine decay of the learning rate per
+  step (3-epoch linear warm-up for ResNet-18), official train split for training and test split
+  for validation, evaluated after every epoch;
+- text: next-byte prediction by the byte transformer on the World English Bible (split by books,
+  `benchmarks.text`), batch 32, linear warm-up (5% of the steps) then cosine decay, evaluated in
+  bits per byte every ``--eval-every`` steps on fixed windows of the validation books.
+Optional bf16 compute with float32 params.
 
-The line through the modules: data (`benchmarks.data`) -> model (`benchmarks.models`) ->
-step (`benchmarks.seeds`: every seed of a run in one jitted, vmapped step) -> the loop
-below -> report (`benchmarks.table`). The whole dataset lives on the accelerator as
-uint8; each step gathers its batch, normalises and (CIFAR-10) augments it inside the
-jitted step, so the host only dispatches. The batch is split across all devices of all
-processes (`benchmarks.processes`); `--resume` continues from end-of-epoch checkpoints
-(`benchmarks.checkpoints`). A result or checkpoint that exists under OUT is never replaced
+The line through the modules: data (`benchmarks.data`, `benchmarks.text`) -> workload (model,
+batches, evaluation sets: `benchmarks.workloads`) -> step (`benchmarks.seeds`: every seed of a
+run in one jitted, vmapped step) -> the loop below -> report (`benchmarks.table`,
+`benchmarks.lm_report`). The data lives on the accelerator as uint8; each step cuts its batch
+(and normalises and augments images) inside the jitted step, so the host only dispatches. The
+batch is split across all devices of all processes (`benchmarks.processes`); `--resume`
+continues from end-of-round checkpoints (`benchmarks.checkpoints`; a round is an epoch, or
+``--eval-every`` steps). A result or checkpoint that exists under OUT is never replaced
 silently: without `--resume` (keep it) or `--overwrite` (replace it) the run refuses, naming
 the file and what differs.
 """
@@ -38,10 +46,11 @@ from tqdm.auto import tqdm
 from benchmarks import checkpoints, processes, records, trajectories
 from benchmarks.data import DataError, Dataset, load_dataset
 from benchmarks.optimizers import REGISTRY, Resolved, learning_rate_schedule, parse_names, resolve
-from benchmarks.seeds import SeedGroup, TrainState, epoch_orders
+from benchmarks.seeds import SeedGroup, TrainState
+from benchmarks.text import load_bible
+from benchmarks.workloads import ImageWorkload, TextWorkload, TransformerSize, Workload
 
-WARMUP_EPOCHS = {"cnn": 0, "resnet18": 3}
-LOSS_VARIANCE_DEFINITION = "population variance of the per-batch training loss over the final epoch"
+LOSS_VARIANCE_DEFINITION = "population variance of the per-batch training loss over the final round"
 
 
 def _prefix(dataset: str, arch: str, optimizer: str, peak_lr: float | None) -> str:
@@ -63,15 +72,13 @@ def checkpoint_name(
   return f"{_prefix(dataset, arch, optimizer, peak_lr)}_seeds{'-'.join(map(str, seeds))}"
 
 
-def run_setup(hp: dict, epochs: int, train_size: int, batch_size: int, precision: str) -> dict:
+def run_setup(hp: dict, workload: Workload, precision: str) -> dict:
   """Everything that defines a run's result besides (dataset, arch, optimizer, seed).
 
   A finished or checkpointed run is reused under ``--resume`` only when all of it matches,
   the optimizer's own hyperparameters included.
   """
-  return dict(
-    epochs=epochs, train_size=train_size, batch_size=batch_size, precision=precision, **hp
-  )
+  return workload.setup() | dict(precision=precision, **hp)
 
 
 def record_setup(record: dict, keys) -> dict:
@@ -106,47 +113,39 @@ class SeedProgress:
   seed: int
   history: list[dict] = dataclasses.field(default_factory=list)
   policy: list[dict] = dataclasses.field(default_factory=list)
-  loss_variance: float | None = None  # of the last recorded epoch
-  stopped: bool = False  # its training loss went non-finite: it records no more epochs
-
-
-@dataclasses.dataclass(frozen=True)
-class Protocol:
-  """The fixed quantities of one run: sizes, the schedule, what it is compared against."""
-
-  steps_per_epoch: int
-  epochs: int
-  batch_size: int
-  warmup_steps: int
-  setup: dict
-
-
-def _protocol(dataset, arch, optimizer, epochs, batch_size, precision) -> Protocol:
-  steps_per_epoch = len(dataset.train_labels) // batch_size
-  if steps_per_epoch == 0:
-    raise ValueError(
-      f"batch size {batch_size} exceeds the {len(dataset.train_labels)} training examples."
-    )
-  if batch_size % jax.device_count():
-    raise ValueError(f"batch size {batch_size} does not split over {jax.device_count()} devices.")
-  total_steps = steps_per_epoch * epochs
-  # Runs shorter than the warm-up (smoke tests) warm up over their first half.
-  warmup_steps = min(WARMUP_EPOCHS[arch] * steps_per_epoch, total_steps // 2)
-  setup = run_setup(
-    optimizer.hyperparameters, epochs, len(dataset.train_labels), batch_size, precision
-  )
-  return Protocol(steps_per_epoch, epochs, batch_size, warmup_steps, setup)
+  loss_variance: float | None = None  # of the last recorded round
+  stopped: bool = False  # its training loss went non-finite: it records no more rounds
 
 
 def train_seeds(
-  dataset: Dataset,
-  arch: str,
+  dataset: Dataset, arch: str, optimizer, seeds, epochs: int, *, batch_size=128, **kw
+):
+  """:func:`train_workload` of the image workload (``dataset``, ``arch``, ``epochs``)."""
+  workload = ImageWorkload(dataset, arch, epochs, batch_size)
+  return train_workload(workload, optimizer, seeds, **kw)
+
+
+@dataclasses.dataclass
+class _Run:
+  """One run of every seed of one optimizer: what its rounds share."""
+
+  workload: Workload
+  optimizer: Resolved
+  group: SeedGroup
+  setup: dict
+  policy_every: int
+  train_arrays: tuple = ()
+  eval_arrays: dict = dataclasses.field(default_factory=dict)
+  keys: object = None
+  shuffles: list = dataclasses.field(default_factory=list)
+
+
+def train_workload(
+  workload: Workload,
   optimizer: str | Resolved,
   seeds: list[int],
-  epochs: int,
   *,
   precision: str = "fp32",
-  batch_size: int = 128,
   policy_every: int = 10,
   command: str = "",
   checkpoint_dir: Path | None = None,
@@ -154,152 +153,88 @@ def train_seeds(
   trajectory_dir: Path | None = None,
   trajectory_every: int = 0,
 ) -> tuple[list[dict], TrainState]:
-  """Trains every seed of one optimizer in one program; returns their records and final state.
+  """Trains every seed of one optimizer on ``workload`` in one program; returns their records
+  and final state. The one training loop of every workload.
 
   ``optimizer``: a name, or one already resolved (:func:`benchmarks.optimizers.resolve`);
   ``peak_lr`` replaces a name's documented peak learning rate. With ``checkpoint_dir``,
-  continues from the latest end-of-epoch checkpoint found there (an error if it was made
-  with another set-up, :func:`run_setup`) and writes one after every epoch (process 0).
+  continues from the latest end-of-round checkpoint found there (an error if it was made
+  with another set-up, :func:`run_setup`) and writes one after every round (process 0).
   With ``trajectory_every`` > 0, each seed's parameters are saved under
   ``trajectory_dir/<run>/`` (:mod:`benchmarks.trajectories`).
   """
-  if isinstance(optimizer, str):
-    optimizer = resolve(optimizer, dataset.name, arch, peak_lr)
-  protocol = _protocol(dataset, arch, optimizer, epochs, batch_size, precision)
-  schedule = learning_rate_schedule(
-    optimizer.hyperparameters["peak_learning_rate"],
-    protocol.steps_per_epoch * epochs,
-    protocol.warmup_steps,
-  )
-  dtype = jnp.bfloat16 if precision == "bf16" else jnp.float32
-  group = SeedGroup(dataset, arch, optimizer, seeds, schedule, dtype)
-  data = processes.replicate(
-    (dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels)
-  )
-  keys = jnp.stack([jax.random.key(seed) for seed in seeds])
-  shuffles = [np.random.default_rng(seed) for seed in seeds]
-
-  done, progress = _resume(group, checkpoint_dir, protocol, seeds, optimizer.name)
-  for _ in range(done):  # the data orders of the epochs already trained
-    epoch_orders(shuffles, len(dataset.train_labels), protocol.steps_per_epoch, batch_size)
-  snapshots = _Snapshots(
-    group,
-    dataset,
-    arch,
-    optimizer,
-    seeds,
-    peak_lr,
-    protocol,
-    trajectory_dir,
-    trajectory_every,
-    done,
-  )
-
-  for epoch in range(done + 1, epochs + 1):
-    orders = processes.replicate(
-      epoch_orders(shuffles, len(dataset.train_labels), protocol.steps_per_epoch, batch_size)
-    )
-    start = time.perf_counter()
-    losses, policies = _train_epoch(
-      group, data, orders, keys, epoch, protocol, policy_every, snapshots, optimizer.name
-    )
-    seconds = time.perf_counter() - start
-    val_loss, val_acc = group.evaluate(data[2], data[3], len(dataset.test_labels))
-    for k, seed_progress in enumerate(progress):
-      _record_epoch(seed_progress, epoch, losses[k], val_loss[k], val_acc[k], seconds,
-                    [(step, p[k]) for step, p in policies])  # fmt: skip
-      _report(
-        seed_progress, dataset.name, arch, optimizer.name, epoch, protocol, len(seeds), seconds
-      )
+  run = _start(workload, optimizer, seeds, precision, policy_every, peak_lr)
+  done, progress = _resume(run.group, checkpoint_dir, run.setup, seeds, run.optimizer.name)
+  for _ in range(done):  # the batch orders of the rounds already trained
+    workload.round_orders(run.shuffles)
+  snapshots = _Snapshots(run, seeds, peak_lr, trajectory_dir, trajectory_every, done)
+  for round_index in range(done + 1, workload.rounds + 1):
+    _train_round(run, round_index, progress, snapshots)
     if all(p.stopped for p in progress):
       break
-    if checkpoint_dir is not None and processes.is_writer() and epoch < epochs:
-      state = dict(progress=[dataclasses.asdict(p) for p in progress], setup=protocol.setup)
-      checkpoints.save(checkpoint_dir, epoch, checkpoints.to_leaves(group.state), state)
-
-  settings = dict(
-    batch_size=batch_size,
-    schedule="cosine decay per step" + (", linear warm-up" if WARMUP_EPOCHS[arch] else ""),
-    warmup_epochs=WARMUP_EPOCHS[arch],
-    warmup_steps=protocol.warmup_steps,
+    if checkpoint_dir is not None and processes.is_writer() and round_index < workload.rounds:
+      state = dict(progress=[dataclasses.asdict(p) for p in progress], setup=run.setup)
+      checkpoints.save(checkpoint_dir, round_index, checkpoints.to_leaves(run.group.state), state)
+  settings = workload.settings() | dict(
     precision=precision,
-    num_params=group.num_params,
-    train_size=len(dataset.train_labels),
+    num_params=run.group.num_params,
     seeds_in_one_program=len(seeds),
     processes=jax.process_count(),
     loss_variance=LOSS_VARIANCE_DEFINITION,
-  ) | records.header(command)
-  seed_records = [
-    _seed_record(p, dataset.name, arch, optimizer, epochs, settings, group.records_policy)
-    for p in progress
-  ]
-  return seed_records, group.state
+  ) | records.header(command)  # fmt: skip
+  seed_records = [_seed_record(p, run, settings) for p in progress]
+  return seed_records, run.group.state
 
 
-def _resume(group, checkpoint_dir, protocol, seeds, name) -> tuple[int, list[SeedProgress]]:
-  """(epochs done, each seed's progress): from the latest checkpoint, or a fresh start."""
-  fresh = 0, [SeedProgress(seed) for seed in seeds]
-  if checkpoint_dir is None:
-    return fresh
-  found = checkpoints.latest_on_every_process(checkpoint_dir, group.state)
-  if found is None:
-    return fresh
-  done, leaves, saved = found
-  differences = setup_differences(saved.get("setup", {}), protocol.setup)
-  if differences:
-    raise SetupMismatchError(
-      f"the checkpoint in {checkpoint_dir} was made with {', '.join(differences)}; "
-      "remove it or use another --out."
-    )
-  group.state = checkpoints.from_leaves(group.state, leaves)
-  _say(f"[{name} seeds {seeds}] resumed after epoch {done} from {checkpoint_dir}")
-  return done, [SeedProgress(**p) for p in saved["progress"]]
+def _start(workload, optimizer, seeds, precision, policy_every, peak_lr) -> _Run:
+  """The run's optimizer, schedule, seed group and data on the devices."""
+  if isinstance(optimizer, str):
+    optimizer = resolve(optimizer, workload.dataset, workload.arch, peak_lr)
+  schedule = learning_rate_schedule(
+    optimizer.hyperparameters["peak_learning_rate"], workload.total_steps, workload.warmup_steps
+  )
+  dtype = jnp.bfloat16 if precision == "bf16" else jnp.float32
+  group = SeedGroup(workload, optimizer, seeds, schedule, dtype)
+  return _Run(
+    workload,
+    optimizer,
+    group,
+    run_setup(optimizer.hyperparameters, workload, precision),
+    policy_every,
+    processes.replicate(workload.train_arrays()),
+    {name: processes.replicate(workload.eval_arrays(name)) for name in workload.eval_sets},
+    jnp.stack([jax.random.key(seed) for seed in seeds]),
+    [np.random.default_rng(seed) for seed in seeds],
+  )
 
 
-class _Snapshots:
-  """Each seed's trajectory writer (--trajectory-every), or nothing."""
-
-  def __init__(
-    self, group, dataset, arch, optimizer, seeds, peak_lr, protocol, directory, every, done
-  ):
-    self.group, self.every, self.steps_per_epoch = group, every, protocol.steps_per_epoch
-    self.writers = []
-    if every <= 0 or not processes.is_writer():
-      return
-    first = jax.tree.map(lambda x: x[0], group.state.params)
-    for seed in seeds:
-      meta = trajectories.meta_for(
-        dataset=dataset.name,
-        arch=arch,
-        optimizer=optimizer.name,
-        seed=seed,
-        peak_lr=optimizer.hyperparameters["peak_learning_rate"],
-        params=first,
-        steps_per_epoch=protocol.steps_per_epoch,
-      )
-      name = run_name(dataset.name, arch, optimizer.name, seed, peak_lr)
-      self.writers.append(
-        trajectories.TrajectoryWriter(directory / name, meta, done * protocol.steps_per_epoch)
-      )
-    if done == 0:
-      self.save(0)
-
-  def after_step(self, steps_done: int) -> None:
-    if self.writers and trajectories.snapshot_due(steps_done, self.every, self.steps_per_epoch):
-      self.save(steps_done)
-
-  def save(self, steps_done: int) -> None:
-    params = processes.to_host(self.group.state.params)
-    for k, writer in enumerate(self.writers):
-      writer.write(steps_done, trajectories.flatten([x[k] for x in jax.tree.leaves(params)]))
+def _train_round(run: _Run, round_index: int, progress: list[SeedProgress], snapshots) -> None:
+  """One round of every seed (its steps, then every evaluation set), recorded and reported."""
+  orders = processes.replicate(run.workload.round_orders(run.shuffles))
+  start = time.perf_counter()
+  losses, policies = _train_steps(run, orders, round_index, snapshots)
+  seconds = time.perf_counter() - start
+  evaluations = {
+    name: run.group.evaluate(run.eval_arrays[name], run.workload.eval_slices(name))
+    for name in run.workload.eval_sets
+  }
+  for k, seed_progress in enumerate(progress):
+    metrics = {}
+    for name, (loss, accuracy) in evaluations.items():
+      metrics |= run.workload.metrics(name, float(loss[k]), float(accuracy[k]))
+    mark = {run.workload.round_key: run.workload.round_value(round_index)}
+    _record_round(seed_progress, mark, losses[k], metrics, seconds,
+                  [(step, p[k]) for step, p in policies])  # fmt: skip
+    _report(seed_progress, run, round_index, len(progress), seconds)
 
 
-def _train_epoch(group, data, orders, keys, epoch, protocol, policy_every, snapshots, name):
-  """One epoch of every seed: (S, steps) host losses and [(step, (S, 4) policy)]."""
+def _train_steps(run: _Run, orders, round_index: int, snapshots):
+  """One round's steps of every seed: (S, steps) host losses and [(step, (S, 4) policy)]."""
+  workload, group = run.workload, run.group
   seeds = ",".join(str(s) for s in group.seeds)
   bar = tqdm(
-    range(protocol.steps_per_epoch),
-    desc=f"{name} seeds {seeds} epoch {epoch}/{protocol.epochs}",
+    range(workload.steps_per_round),
+    desc=f"{run.optimizer.name} seeds {seeds} round {round_index}/{workload.rounds}",
     unit="step",
     leave=False,
     mininterval=1.0,
@@ -308,11 +243,11 @@ def _train_epoch(group, data, orders, keys, epoch, protocol, policy_every, snaps
   )
   losses, policies = [], []
   for i in bar:
-    global_step = (epoch - 1) * protocol.steps_per_epoch + i
-    loss, policy = group.train(data[0], data[1], orders, i, global_step, keys)
+    global_step = (round_index - 1) * workload.steps_per_round + i
+    loss, policy = group.train(run.train_arrays, orders, i, global_step, run.keys)
     losses.append(loss)
-    last_step = epoch == protocol.epochs and i == protocol.steps_per_epoch - 1
-    if group.records_policy and (global_step % policy_every == 0 or last_step):
+    last_step = global_step == workload.total_steps - 1
+    if group.records_policy and (global_step % run.policy_every == 0 or last_step):
       policies.append((global_step + 1, policy))
     snapshots.after_step(global_step + 1)
     if i % 50 == 0 and i >= 50:
@@ -322,19 +257,71 @@ def _train_epoch(group, data, orders, keys, epoch, protocol, policy_every, snaps
   return losses, [(step, processes.to_host(p)) for step, p in policies]
 
 
-def _record_epoch(progress: SeedProgress, epoch, losses, val_loss, val_acc, seconds, policies):
-  """Appends one epoch to a seed's history and policy (nothing once it has stopped)."""
+def _resume(group, checkpoint_dir, setup, seeds, name) -> tuple[int, list[SeedProgress]]:
+  """(rounds done, each seed's progress): from the latest checkpoint, or a fresh start."""
+  fresh = 0, [SeedProgress(seed) for seed in seeds]
+  if checkpoint_dir is None:
+    return fresh
+  found = checkpoints.latest_on_every_process(checkpoint_dir, group.state)
+  if found is None:
+    return fresh
+  done, leaves, saved = found
+  differences = setup_differences(saved.get("setup", {}), setup)
+  if differences:
+    raise SetupMismatchError(
+      f"the checkpoint in {checkpoint_dir} was made with {', '.join(differences)}; "
+      "remove it or use another --out."
+    )
+  group.state = checkpoints.from_leaves(group.state, leaves)
+  workload = group.workload
+  where = f"{workload.round_key} {workload.round_value(done)}"
+  _say(f"[{name} seeds {seeds}] resumed after {where} from {checkpoint_dir}")
+  return done, [SeedProgress(**p) for p in saved["progress"]]
+
+
+class _Snapshots:
+  """Each seed's trajectory writer (--trajectory-every), or nothing."""
+
+  def __init__(self, run: _Run, seeds, peak_lr, directory, every, done):
+    workload = run.workload
+    self.group, self.every, self.steps_per_round = run.group, every, workload.steps_per_round
+    self.writers = []
+    if every <= 0 or not processes.is_writer():
+      return
+    first = jax.tree.map(lambda x: x[0], run.group.state.params)
+    for seed in seeds:
+      meta = trajectories.meta_for(
+        dataset=workload.dataset,
+        arch=workload.arch,
+        optimizer=run.optimizer.name,
+        seed=seed,
+        peak_lr=run.optimizer.hyperparameters["peak_learning_rate"],
+        params=first,
+        steps_per_epoch=workload.steps_per_round,
+      )
+      name = run_name(workload.dataset, workload.arch, run.optimizer.name, seed, peak_lr)
+      self.writers.append(
+        trajectories.TrajectoryWriter(directory / name, meta, done * workload.steps_per_round)
+      )
+    if done == 0:
+      self.save(0)
+
+  def after_step(self, steps_done: int) -> None:
+    if self.writers and trajectories.snapshot_due(steps_done, self.every, self.steps_per_round):
+      self.save(steps_done)
+
+  def save(self, steps_done: int) -> None:
+    params = processes.to_host(self.group.state.params)
+    for k, writer in enumerate(self.writers):
+      writer.write(steps_done, trajectories.flatten([x[k] for x in jax.tree.leaves(params)]))
+
+
+def _record_round(progress: SeedProgress, mark: dict, losses, metrics, seconds, policies):
+  """Appends one round to a seed's history and policy (nothing once it has stopped)."""
   if progress.stopped:
     return
-  progress.history.append(
-    dict(
-      epoch=epoch,
-      train_loss=float(losses.mean()),
-      val_loss=float(val_loss),
-      val_accuracy=float(val_acc),
-      seconds=seconds,
-    )
-  )
+  progress.history.append(mark | dict(train_loss=float(losses.mean())) | metrics |
+                          dict(seconds=seconds))  # fmt: skip
   progress.loss_variance = float(np.var(losses))
   for step, policy in policies:
     rho, pm, pv, ps = (float(v) for v in policy)
@@ -342,41 +329,40 @@ def _record_epoch(progress: SeedProgress, epoch, losses, val_loss, val_acc, seco
   progress.stopped = not np.isfinite(losses).all()
 
 
-def _report(progress: SeedProgress, dataset, arch, name, epoch, protocol, num_seeds, seconds):
-  if not progress.history or progress.history[-1]["epoch"] != epoch:
-    return  # stopped before this epoch
+def _report(progress: SeedProgress, run: _Run, round_index: int, num_seeds, seconds) -> None:
+  workload, name = run.workload, run.optimizer.name
+  key = workload.round_key
+  if not progress.history or progress.history[-1][key] != workload.round_value(round_index):
+    return  # stopped before this round
+  where = f"{key} {workload.round_value(round_index)}"
   if progress.stopped:
-    _say(
-      f"[{name} seed {progress.seed}] non-finite training loss in epoch {epoch}; stopping this run."
-    )
+    _say(f"[{name} seed {progress.seed}] non-finite training loss at {where}; stopping this run.")
     return
-  h = progress.history[-1]
-  images = num_seeds * protocol.steps_per_epoch * protocol.batch_size
   _say(
-    f"[{dataset}/{arch}/{name} seed {progress.seed}] epoch {epoch}/{protocol.epochs}: train loss "
-    f"{h['train_loss']:.4f}  val loss {h['val_loss']:.4f}  val acc {100 * h['val_accuracy']:.2f}%  "
-    f"{seconds:.1f}s ({images / seconds:.0f} img/s)"
+    f"[{workload.dataset}/{workload.arch}/{name} seed {progress.seed}] {where}/"
+    f"{workload.round_value(workload.rounds)}: train loss {progress.history[-1]['train_loss']:.4f}"
+    f"  {workload.summary(progress.history[-1], seconds, num_seeds)}"
   )
 
 
-def _seed_record(progress: SeedProgress, dataset, arch, optimizer, epochs, settings, with_policy):
+def _seed_record(progress: SeedProgress, run: _Run, settings: dict) -> dict:
   """One seed's result JSON."""
+  workload, optimizer = run.workload, run.optimizer
   last = progress.history[-1]
+  final = {
+    k: v for k, v in last.items() if k.startswith(tuple(f"{n}_" for n in workload.eval_sets))
+  }
   record = dict(
-    dataset=dataset,
-    arch=arch,
+    dataset=workload.dataset,
+    arch=workload.arch,
     optimizer=optimizer.name,
     seed=progress.seed,
-    epochs=epochs,
+    **{("epochs" if workload.round_key == "epoch" else "steps"): workload.round_value(workload.rounds)},
     hyperparameters=optimizer.hyperparameters | settings,
     history=progress.history,
-    final=dict(
-      val_accuracy=last["val_accuracy"],
-      val_loss=last["val_loss"],
-      loss_variance=progress.loss_variance,
-    ),
-  )
-  if with_policy:
+    final=final | dict(loss_variance=progress.loss_variance),
+  )  # fmt: skip
+  if run.group.records_policy:
     record["policy"] = progress.policy
   return record
 
@@ -410,16 +396,44 @@ def parse_args(argv=None):
     formatter_class=argparse.ArgumentDefaultsHelpFormatter,
   )
   parser.add_argument(
-    "--dataset", required=True, choices=["fashionmnist", "cifar10"], help="the data"
+    "--dataset",
+    required=True,
+    choices=["fashionmnist", "cifar10", "bible"],
+    help="the data: two image sets, or the World English Bible as bytes (benchmarks.text)",
   )
-  parser.add_argument("--arch", required=True, choices=["cnn", "resnet18"], help="the network")
+  parser.add_argument(
+    "--arch",
+    required=True,
+    choices=["cnn", "resnet18", "transformer"],
+    help="the network: cnn, resnet18 for images; transformer for bible",
+  )
   parser.add_argument(
     "--optimizer",
     required=True,
     help="comma list of pilot,adam,adamw,lion,adabelief,sophia and the ablations "
     "pilot_frozen,pilot_fast_policy; 'all' is the paper's six",
   )
-  parser.add_argument("--epochs", type=int, default=30, help="epochs (the paper's: 30)")
+  parser.add_argument(
+    "--epochs", type=int, default=30, help="images: epochs (the paper's: 30); one round each"
+  )
+  parser.add_argument("--steps", type=int, default=1500, help="bible: training steps")
+  parser.add_argument(
+    "--eval-every", type=int, default=100, help="bible: steps per round (evaluation, checkpoint)"
+  )
+  size = TransformerSize()
+  for field in dataclasses.fields(size):
+    parser.add_argument(
+      f"--{field.name}",
+      type=int,
+      default=getattr(size, field.name),
+      help=f"transformer: {field.name}",
+    )
+  parser.add_argument(
+    "--valid-bytes",
+    type=int,
+    default=262_144,
+    help="bible: predicted bytes of the fixed validation windows (and of the training slice)",
+  )
   parser.add_argument(
     "--peak-lr",
     default=None,
@@ -438,7 +452,9 @@ def parse_args(argv=None):
   )
   parser.add_argument("--seeds", default="0,1,2", help="comma list of integers")
   parser.add_argument(
-    "--data-dir", default=None, help="local original files; default: tensorflow-datasets"
+    "--data-dir",
+    default=None,
+    help="local original files; images default to tensorflow-datasets, bible to /usr/share/sword",
   )
   parser.add_argument(
     "--precision",
@@ -446,7 +462,9 @@ def parse_args(argv=None):
     default="fp32",
     help="compute dtype (parameters stay float32)",
   )
-  parser.add_argument("--batch-size", type=int, default=128, help="global batch size")
+  parser.add_argument(
+    "--batch-size", type=int, default=None, help="global batch size (default: images 128, bible 32)"
+  )
   parser.add_argument(
     "--policy-every", type=int, default=10, help="record PILOT's policy every N steps"
   )
@@ -490,8 +508,9 @@ def parse_args(argv=None):
     args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
   except ValueError:
     parser.error(f"--seeds: expected a comma list of integers such as 0,1,2; got {args.seeds!r}.")
-  if args.epochs < 1 or args.batch_size < 1 or args.policy_every < 1 or not args.seed_list:
-    parser.error("--epochs, --batch-size and --policy-every must be >= 1, and --seeds non-empty.")
+  _check_workload_args(parser, args)
+  if not args.seed_list:
+    parser.error("--seeds must not be empty.")
   if len(set(args.seed_list)) != len(args.seed_list):
     parser.error(f"--seeds: each seed once; got {args.seeds!r}.")
   try:
@@ -520,13 +539,34 @@ def parse_args(argv=None):
   return args
 
 
-def main(argv=None):
-  args = parse_args(argv)
-  processes.initialize(args.coordinator, args.num_processes, args.process_id)
-  command = records.command_line("benchmarks.train", argv)
+def _check_workload_args(parser, args) -> None:
+  text = args.dataset == "bible"
+  if text != (args.arch == "transformer"):
+    parser.error("--arch transformer goes with --dataset bible, and only with it.")
+  if args.batch_size is None:
+    args.batch_size = 32 if text else 128
+  counts = ["epochs", "batch_size", "policy_every", "steps", "eval_every", "valid_bytes"]
+  counts += [f.name for f in dataclasses.fields(TransformerSize)]
+  small = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in counts if getattr(args, k) < 1]
+  if small:
+    parser.error(f"{', '.join(small)}: each must be >= 1.")
+  if text and args.steps % args.eval_every:
+    parser.error(f"--steps {args.steps} must be a multiple of --eval-every {args.eval_every}.")
+
+
+def build_workload(args) -> Workload:
+  """The workload that ``args`` ask for, its data read (exits with the data's error)."""
   try:
+    if args.dataset == "bible":
+      corpus = load_bible(args.data_dir)
+      if args.train_size is not None:
+        corpus = dataclasses.replace(corpus, train=corpus.train[: args.train_size])
+      size = TransformerSize(args.context, args.width, args.depth, args.heads)
+      return TextWorkload(
+        corpus, args.steps, args.eval_every, args.batch_size, size, args.valid_bytes
+      )
     dataset = load_dataset(args.dataset, args.data_dir)
-  except DataError as e:
+  except (DataError, ValueError) as e:
     sys.exit(f"error: {e}")
   if args.train_size is not None:
     if args.train_size > len(dataset.train_labels):
@@ -537,79 +577,89 @@ def main(argv=None):
     dataset = dataclasses.replace(
       dataset, train_images=dataset.train_images[:n], train_labels=dataset.train_labels[:n]
     )
+  try:
+    return ImageWorkload(dataset, args.arch, args.epochs, args.batch_size)
+  except ValueError as e:
+    sys.exit(f"error: {e}")
+
+
+def _describe(workload: Workload) -> str:
+  if isinstance(workload, TextWorkload):
+    c = workload.corpus
+    return (f"{c.name}: {len(c.train)} train / {len(c.valid)} validation bytes "
+            f"({len(c.valid_books)} books held out)")  # fmt: skip
+  d = workload.data
+  return f"{d.name}: {len(d.train_labels)} train / {len(d.test_labels)} validation images"
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  processes.initialize(args.coordinator, args.num_processes, args.process_id)
+  command = records.command_line("benchmarks.train", argv)
+  workload = build_workload(args)
   out = Path(args.out)
   if processes.is_writer():
     out.mkdir(parents=True, exist_ok=True)
     print(
-      f"{dataset.name}: {len(dataset.train_labels)} train / {len(dataset.test_labels)} validation "
-      f"images; {jax.process_count()} process(es), devices: {jax.devices()}",
+      f"{_describe(workload)}; {jax.process_count()} process(es), devices: {jax.devices()}",
       flush=True,
     )
   try:
     for peak_lr in args.peak_lrs:
       for optimizer in args.optimizers:
-        run_optimizer(args, dataset, optimizer, peak_lr, out, command)
+        run_optimizer(args, workload, optimizer, peak_lr, out, command)
   except SetupMismatchError as e:
     sys.exit(f"error: {e}")
 
 
-def run_optimizer(args, dataset: Dataset, name: str, peak_lr, out: Path, command: str):
+def run_optimizer(args, workload: Workload, name: str, peak_lr, out: Path, command: str):
   """Trains (or, under --resume, skips or continues) every seed of one optimizer at one peak LR."""
-  optimizer = resolve(name, dataset.name, args.arch, peak_lr)
+  optimizer = resolve(name, workload.dataset, workload.arch, peak_lr)
   if peak_lr is not None and float(peak_lr) == REGISTRY[name].peak_learning_rate:
     peak_lr = None  # the default: the run keeps its default name
-  setup = run_setup(
-    optimizer.hyperparameters,
-    args.epochs,
-    len(dataset.train_labels),
-    args.batch_size,
-    args.precision,
-  )
+  setup = run_setup(optimizer.hyperparameters, workload, args.precision)
 
   def path(seed):
-    return out / f"{run_name(dataset.name, args.arch, name, seed, peak_lr)}.json"
+    return out / f"{run_name(workload.dataset, workload.arch, name, seed, peak_lr)}.json"
 
-  todo = _seeds_to_train(
-    args, setup, path, lambda seeds: _checkpoint_dir(out, dataset, args, name, seeds, peak_lr)
-  )
+  def checkpoint_dir(seeds):
+    return (
+      out / "checkpoints" / checkpoint_name(workload.dataset, workload.arch, name, seeds, peak_lr)
+    )
+
+  todo = _seeds_to_train(args, setup, path, checkpoint_dir)
   groups = [todo] if args.vmap_seeds and todo else [[s] for s in todo]
   for seeds in groups:
-    checkpoint_dir = (
-      _checkpoint_dir(out, dataset, args, name, seeds, peak_lr) if args.resume else None
-    )
-    seed_records, state = train_seeds(
-      dataset,
-      args.arch,
+    directory = checkpoint_dir(seeds) if args.resume else None
+    seed_records, state = train_workload(
+      workload,
       optimizer,
       seeds,
-      args.epochs,
       precision=args.precision,
-      batch_size=args.batch_size,
       policy_every=args.policy_every,
       command=command,
-      checkpoint_dir=checkpoint_dir,
+      checkpoint_dir=directory,
       peak_lr=peak_lr,
       trajectory_dir=out / trajectories.DIRNAME,
       trajectory_every=args.trajectory_every,
     )
-    if not processes.is_writer():
-      continue
-    for k, record in enumerate(seed_records):
-      path(record["seed"]).write_text(json.dumps(record, indent=1))
-      if args.final_state:
-        write_final_state(Path(args.final_state), path(record["seed"]).stem, state, k)
-      f = record["final"]
-      print(
-        f"wrote {path(record['seed'])}: val acc {100 * f['val_accuracy']:.2f}%, "
-        f"val loss {f['val_loss']:.4f}",
-        flush=True,
-      )
-    if checkpoint_dir is not None:
-      checkpoints.remove(checkpoint_dir)
+    if processes.is_writer():
+      _write_records(args, seed_records, state, path)
+    if directory is not None and processes.is_writer():
+      checkpoints.remove(directory)
 
 
-def _checkpoint_dir(out: Path, dataset: Dataset, args, name: str, seeds, peak_lr) -> Path:
-  return out / "checkpoints" / checkpoint_name(dataset.name, args.arch, name, seeds, peak_lr)
+def _write_records(args, seed_records, state, path) -> None:
+  for k, record in enumerate(seed_records):
+    path(record["seed"]).write_text(json.dumps(record, indent=1))
+    if args.final_state:
+      write_final_state(Path(args.final_state), path(record["seed"]).stem, state, k)
+    f = record["final"]
+    print(
+      f"wrote {path(record['seed'])}: "
+      + "  ".join(f"{k} {v:.4f}" for k, v in f.items() if k != "loss_variance"),
+      flush=True,
+    )
 
 
 def _seeds_to_train(args, setup: dict, path, checkpoint_dir) -> list[int]:

@@ -111,3 +111,52 @@ def head_commit() -> str | None:
     ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
   )
   return done.stdout.strip() if done.returncode == 0 else None
+
+
+def write_ztext(root: Path, testaments: dict[str, list[str]], module: str = "engWEB2015eb") -> Path:
+  """A SWORD zText module under ``root`` (``mods.d/`` and ``modules/``), the format of Debian's
+  sword-text-web: per testament, its index entries (OSIS text, '' for an empty one) in blocks
+  of three entries, each block zlib-compressed (``.bzz``), with the block index (``.bzs``:
+  offset, compressed and uncompressed size) and the entry index (``.bzv``: block, offset,
+  size). Returns the module's data folder."""
+  import zlib
+
+  data = root / "modules" / "texts" / "ztext" / module.lower()
+  data.mkdir(parents=True, exist_ok=True)
+  for testament, entries in testaments.items():
+    blocks, index = [], []
+    for start in range(0, len(entries), 3):
+      block = b""
+      for text in entries[start : start + 3]:
+        raw = text.encode("utf-8")
+        index.append((len(blocks), len(block), len(raw)))
+        block += raw
+      blocks.append(block)
+    compressed, table, offset = b"", b"", 0
+    for block in blocks:
+      packed = zlib.compress(block)
+      table += struct.pack("<III", offset, len(packed), len(block))
+      compressed += packed
+      offset += len(packed)
+    (data / f"{testament}.bzz").write_bytes(compressed)
+    (data / f"{testament}.bzs").write_bytes(table)
+    (data / f"{testament}.bzv").write_bytes(b"".join(struct.pack("<IIH", *e) for e in index))
+  (root / "mods.d").mkdir(parents=True, exist_ok=True)
+  (root / "mods.d" / "web.conf").write_text(
+    f"[{module}]\nDataPath=./modules/texts/ztext/{module.lower()}/\nModDrv=zText\n"
+    "Encoding=UTF-8\nCompressType=ZIP\nBlockType=BOOK\n"
+  )
+  return data
+
+
+def osis_book(name: str, verses: list[str]) -> list[str]:
+  """One book's index entries as the module holds them: its heading, chapter 1, the verses
+  (words in <w> tags)."""
+  heading = (
+    f'<div canonical="true" osisID="{name}" sID="b{name}" type="book"/> <title>{name}</title>'
+  )
+  chapter = f'<chapter n="1" osisID="{name}.1" sID="{name}.1"/>'
+  tagged = [
+    " ".join(f'<w lemma="strong:H1">{word}</w>' for word in verse.split()) for verse in verses
+  ]
+  return [heading, chapter, *tagged]

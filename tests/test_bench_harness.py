@@ -212,7 +212,7 @@ def test_a_seed_gives_every_optimizer_the_same_start_and_batches(data_dir, monke
   seen = {}
   real_train = seeds.SeedGroup.train
 
-  def recording_train(self, images, labels, order, step, global_step, keys):
+  def recording_train(self, arrays, order, step, global_step, keys):
     name = self.tx_name
     if step == 0 and name not in seen:  # the state before any step, the epoch's batches
       seen[name] = (
@@ -220,7 +220,7 @@ def test_a_seed_gives_every_optimizer_the_same_start_and_batches(data_dir, monke
         processes.to_host(order),
         processes.to_host(jax.random.key_data(keys)),
       )
-    return real_train(self, images, labels, order, step, global_step, keys)
+    return real_train(self, arrays, order, step, global_step, keys)
 
   monkeypatch.setattr(seeds.SeedGroup, "train", recording_train)
   for optimizer, seed in (("pilot", 4), ("adam", 4), ("pilot_frozen", 4), ("adam", 5)):

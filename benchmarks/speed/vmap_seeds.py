@@ -1,14 +1,17 @@
-"""Seeds in one program against seeds one after another: time per epoch, side by side.
+"""Seeds in one program against seeds one after another: time per epoch (or step), side by side.
 
-    python -m benchmarks.speed.vmap_seeds [--seeds 3] [--steps 60] [--reps 3] [--optimizer pilot]
-        [--data-dir /usr/share/datasets/fashion-mnist] [--out benchmarks/results/vmap_seeds_cpu.json]
+    python -m benchmarks.speed.vmap_seeds [--workload cnn|transformer] [--seeds 3] [--steps 60]
+        [--reps 3] [--optimizer pilot] [--data-dir /usr/share/datasets/fashion-mnist]
+        [--out benchmarks/results/vmap_seeds_cpu.json]
 
-The `cnn` on Fashion-MNIST-shaped data (the real files with --data-dir, random images
-otherwise: the time does not depend on the pixels), batch 128. Two ways to train S seeds:
+`cnn`: the SmallCNN on Fashion-MNIST-shaped data (the real files with --data-dir, random images
+otherwise: the time does not depend on the pixels), batch 128, reported per epoch (468 steps).
+`transformer`: the language-model workload's byte transformer (its default size, batch 32) on
+random bytes, reported per step. Two ways to train S seeds:
 one `SeedGroup` of S seeds (`--vmap-seeds`: one jitted, vmapped step) and S groups of one
 (the default: one run after the other). Each is compiled and warmed up first; then, in every
 repetition, each way runs `--steps` steps of every seed, interleaved, and we report the
-median time scaled to a full epoch (468 steps).
+median time.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ import numpy as np
 from benchmarks import processes, records
 from benchmarks.data import NORMALISATION, Dataset, load_dataset
 from benchmarks.optimizers import learning_rate_schedule, resolve
-from benchmarks.seeds import SeedGroup, epoch_orders
+from benchmarks.seeds import SeedGroup
 from benchmarks.speed import timing
+from benchmarks.text import Corpus
+from benchmarks.workloads import ImageWorkload, TextWorkload
 
 BATCH = 128
 STEPS_PER_EPOCH = 60_000 // BATCH
@@ -40,16 +45,31 @@ def _random_fashion_mnist(n: int) -> Dataset:
   return Dataset("fashionmnist", images, labels, images[:1000], labels[:1000], mean, std, False)
 
 
+def _workload(name: str, data_dir, steps: int):
+  """The workload timed, and how many steps its reported unit (an epoch, a step) holds."""
+  if name == "transformer":
+    rng = np.random.default_rng(0)
+    text = rng.integers(0, 256, 1 << 20, dtype=np.uint8)
+    corpus = Corpus("bible", text, text[: 1 << 16], (), ())
+    return TextWorkload(corpus, steps, steps, 32, valid_bytes=4096), 1
+  dataset = load_dataset("fashionmnist", data_dir) if data_dir else _random_fashion_mnist(60_000)
+  return ImageWorkload(dataset, "cnn", 30, BATCH), STEPS_PER_EPOCH
+
+
 def _run(groups, data, steps: int):
   """A step of every group, as :func:`benchmarks.speed.timing.time_interleaved` runs it."""
-  train_x, train_y = data
 
   def step(i, loss):
     for group, order, keys in groups:
-      loss, _ = group.train(train_x, train_y, order, i, i, keys)
+      loss, _ = group.train(data, order, i, i, keys)
     return (i + 1) % steps, loss
 
   return step, (0, jnp.zeros(1))
+
+
+def _suffix(workload: str) -> str:
+  platform = jax.devices()[0].platform
+  return platform if workload == "cnn" else f"{workload}_{platform}"
 
 
 def main(argv=None):
@@ -65,29 +85,33 @@ def main(argv=None):
     "--optimizer", default="pilot", help="a name of benchmarks.optimizers.REGISTRY"
   )
   parser.add_argument(
+    "--workload",
+    choices=["cnn", "transformer"],
+    default="cnn",
+    help="what is trained: the image CNN or the language model's byte transformer",
+  )
+  parser.add_argument(
     "--data-dir",
     default=None,
-    help="Fashion-MNIST IDX files; default: random images of its shape (timing only)",
+    help="cnn: Fashion-MNIST IDX files; default: random images of its shape (timing only)",
   )
   parser.add_argument(
     "--out",
     type=Path,
     default=None,
-    help="JSON of the raw numbers; default: benchmarks/results/vmap_seeds_<platform>.json",
+    help="JSON of the raw numbers; default: benchmarks/results/vmap_seeds_<platform>.json (cnn), "
+    "vmap_seeds_transformer_<platform>.json",
   )
   args = parser.parse_args(argv)
-  dataset = (
-    load_dataset("fashionmnist", args.data_dir) if args.data_dir else _random_fashion_mnist(60_000)
-  )
+  workload, unit_steps = _workload(args.workload, args.data_dir, args.steps)
   seeds = list(range(args.seeds))
-  schedule = learning_rate_schedule(1e-3, STEPS_PER_EPOCH * 30)
-  data = processes.replicate((dataset.train_images, dataset.train_labels))
-
-  optimizer = resolve(args.optimizer, dataset.name, "cnn")
+  schedule = learning_rate_schedule(1e-3, workload.total_steps)
+  data = processes.replicate(workload.train_arrays())
+  optimizer = resolve(args.optimizer, workload.dataset, workload.arch)
 
   def orders(group_seeds):
     shuffles = [np.random.default_rng(s) for s in group_seeds]
-    return jnp.asarray(epoch_orders(shuffles, len(dataset.train_labels), args.steps, BATCH))
+    return jnp.asarray(workload.round_orders(shuffles)[:, : args.steps])
 
   def keys(group_seeds):
     return jnp.stack([jax.random.key(s) for s in group_seeds])
@@ -95,14 +119,14 @@ def main(argv=None):
   ways = {
     f"{args.seeds} seeds in one program (--vmap-seeds)": [
       (
-        SeedGroup(dataset, "cnn", optimizer, seeds, schedule, jnp.float32),
+        SeedGroup(workload, optimizer, seeds, schedule, jnp.float32),
         orders(seeds),
         keys(seeds),
       )
     ],
     f"{args.seeds} seeds one after another": [
       (
-        SeedGroup(dataset, "cnn", optimizer, [s], schedule, jnp.float32),
+        SeedGroup(workload, optimizer, [s], schedule, jnp.float32),
         orders([s]),
         keys([s]),
       )
@@ -113,19 +137,22 @@ def main(argv=None):
   per_step = timing.time_interleaved(
     {name: _run(groups, data, args.steps) for name, groups in ways.items()}, args.reps, args.steps
   )
-  times = {name: [t * STEPS_PER_EPOCH for t in ts] for name, ts in per_step.items()}
+  times = {name: [t * unit_steps for t in ts] for name, ts in per_step.items()}
+  unit = "epoch" if unit_steps > 1 else "step"
   med = {name: statistics.median(t) for name, t in times.items()}
   sequential = med[f"{args.seeds} seeds one after another"]
   print(
-    f"| cnn, {args.optimizer}, batch {BATCH}, {jax.devices()[0].device_kind} | s per epoch (all seeds) | vs one after another |"
+    f"| {args.workload}, {args.optimizer}, batch {workload.batch_size}, "
+    f"{jax.devices()[0].device_kind} | s per {unit} (all seeds) | vs one after another |"
   )
   print("|---|---|---|")
   for name, sec in med.items():
-    print(f"| {name} | {sec:.1f} | {sec / sequential:.2f}× |")
+    print(f"| {name} | {sec:.3g} | {sec / sequential:.2f}× |")
   records.write_json(
-    args.out or records.results_path(f"vmap_seeds_{jax.devices()[0].platform}.json"),
+    args.out or records.results_path(f"vmap_seeds_{_suffix(args.workload)}.json"),
     records.header(records.command_line("benchmarks.speed.vmap_seeds", argv))
-    | {"seconds_per_epoch_median": med, "seconds_per_epoch_raw": times, "steps_timed": args.steps},
+    | {f"seconds_per_{unit}_median": med, f"seconds_per_{unit}_raw": times}
+    | {"steps_timed": args.steps, "workload": args.workload},
   )
 
 
