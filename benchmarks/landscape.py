@@ -51,18 +51,14 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from benchmarks import records, trajectories
+from benchmarks.colours import LINE_STYLES, MARKERS, PALETTE
 from benchmarks.data import DataError, Dataset, load_dataset
 from benchmarks.models import build_model
 from benchmarks.optimizers import LABELS
 from benchmarks.seeds import preprocess
 
-# Okabe & Ito's colour-blind-safe palette, one colour per optimizer.
-# One colour, line style and epoch marker per path (six hues far apart, for colour-blind readers
-# too), so that paths drawn over each other stay apart; the right panel's segments use greys only,
-# so no colour means two things.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E6C700", "#56B4E9")
-LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)), "-")
-MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+# One colour, line style and epoch marker per path (benchmarks.colours), so that paths drawn over
+# each other stay apart; the right panel's segments use greys only, so no colour means two things.
 LINE_COLOURS = ("#000000", "#666666", "#AAAAAA")
 # The colour scale ends at this multiple of the loss at the start: the grid's corners
 # reach losses of 100 and more, which would otherwise take most of the scale.

@@ -14,7 +14,7 @@ _T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 
          120: 1.980}  # fmt: skip
 
 
-def _t975(df: int) -> float:
+def t975(df: int) -> float:
   """The 97.5% quantile of Student's t with ``df`` degrees of freedom (the next smaller tabled df)."""
   return _T975[max(k for k in _T975 if k <= df)] if df <= 120 else 1.960
 
@@ -39,7 +39,7 @@ def paired_row(pairs: list[tuple[int, float]]) -> dict:
   d = np.array([x for _, x in pairs], np.float64)
   row = {"seeds": [s for s, _ in pairs], "differences": d.tolist()}
   if len(d) >= MIN_PAIRED_SEEDS:
-    half = _t975(len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    half = t975(len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
     row |= {
       "mean": float(d.mean()),
       "ci95": [float(d.mean() - half), float(d.mean() + half)],

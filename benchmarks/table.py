@@ -64,9 +64,9 @@ REQUIRED_KEYS = (
 NAMES = LABELS
 
 
-# JSONs that this project's own tools write beside the results: this table's summary and
-# benchmarks.landscape's pictures' numbers.
-NOT_RESULTS = ("summary.json", "landscape_*.json")
+# JSONs that this project's own tools write beside the results: this table's summary,
+# benchmarks.lm_report's summary and benchmarks.landscape's pictures' numbers.
+NOT_RESULTS = ("summary.json", "lm_summary.json", "landscape_*.json")
 
 
 def load_results(directory: Path) -> list[dict]:

@@ -45,7 +45,7 @@ def _random_fashion_mnist(n: int) -> Dataset:
   return Dataset("fashionmnist", images, labels, images[:1000], labels[:1000], mean, std, False)
 
 
-def _workload(name: str, data_dir, steps: int):
+def timed_workload(name: str, data_dir, steps: int):
   """The workload timed, and how many steps its reported unit (an epoch, a step) holds."""
   if name == "transformer":
     rng = np.random.default_rng(0)
@@ -56,7 +56,7 @@ def _workload(name: str, data_dir, steps: int):
   return ImageWorkload(dataset, "cnn", 30, BATCH), STEPS_PER_EPOCH
 
 
-def _run(groups, data, steps: int):
+def interleaved_steps(groups, data, steps: int):
   """A step of every group, as :func:`benchmarks.speed.timing.time_interleaved` runs it."""
 
   def step(i, loss):
@@ -103,7 +103,7 @@ def main(argv=None):
     "vmap_seeds_transformer_<platform>.json",
   )
   args = parser.parse_args(argv)
-  workload, unit_steps = _workload(args.workload, args.data_dir, args.steps)
+  workload, unit_steps = timed_workload(args.workload, args.data_dir, args.steps)
   seeds = list(range(args.seeds))
   schedule = learning_rate_schedule(1e-3, workload.total_steps)
   data = processes.replicate(workload.train_arrays())
@@ -135,7 +135,9 @@ def main(argv=None):
   }
   print(f"timing {args.reps} repetitions of {args.steps} steps each way ...", file=sys.stderr)
   per_step = timing.time_interleaved(
-    {name: _run(groups, data, args.steps) for name, groups in ways.items()}, args.reps, args.steps
+    {name: interleaved_steps(groups, data, args.steps) for name, groups in ways.items()},
+    args.reps,
+    args.steps,
   )
   times = {name: [t * unit_steps for t in ts] for name, ts in per_step.items()}
   unit = "epoch" if unit_steps > 1 else "step"

@@ -1,0 +1,143 @@
+"""The pictures of `benchmarks.lm_report`: validation curves at the tuned rates, the loss against
+the learning rate, PILOT's policy over training."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.colours import LINE_STYLES, PALETTE
+from benchmarks.optimizers import LABELS
+
+
+def _pyplot():
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  return plt
+
+
+def _style(k: int) -> dict:
+  return dict(color=PALETTE[k % len(PALETTE)], ls=LINE_STYLES[k % len(LINE_STYLES)])
+
+
+def plot_curves(analysis: dict, tunings: dict, path: Path) -> Path:
+  """Validation loss against the position, each optimizer at its tuned rate; seeds thin, mean thick."""
+  plt = _pyplot()
+  position, metric = analysis["position"], analysis["metric"]
+  fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+  finals = []
+  for k, (name, t) in enumerate(tunings.items()):
+    runs = list(t["scoring"].values())
+    xs = [e[position] for e in runs[0]["history"]]
+    curves = np.array(
+      [[e[metric] for e in r["history"]] for r in runs if len(r["history"]) == len(xs)]
+    )
+    label = f"{LABELS.get(name, name)} (lr {t['best']:g})"
+    for ax in axes:
+      for curve in curves:
+        ax.plot(xs, curve, lw=0.7, alpha=0.45, **_style(k))
+      ax.plot(xs, curves.mean(0), lw=2.0, label=label, **_style(k))
+    finals.extend(curves[:, -1])
+  for ax in axes:
+    ax.set(xlabel=position, ylabel=f"validation {metric.removeprefix('val_')}")
+    ax.grid(alpha=0.3)
+  start = len(xs) // 2
+  axes[1].set_xlim(xs[start], xs[-1])
+  low, high = min(finals), max(finals)
+  axes[1].set_ylim(low - 0.02 * max(high - low, 0.05), high + 0.6 * max(high - low, 0.05))
+  axes[0].set_title("whole run (thin: seeds; thick: their mean)", fontsize=10)
+  axes[1].set_title("second half, zoomed", fontsize=10)
+  axes[0].legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return path
+
+
+def plot_sensitivity(analysis: dict, path: Path) -> Path:
+  """Final validation loss on the tuning seed against the peak rate (log axis); ★ the tuned rate.
+
+  The axis stops at half again the lowest loss: a rate above it (or diverged) is drawn on the
+  top edge as ▲ with its value, so that the differences near the best stay visible."""
+  plt = _pyplot()
+  from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+  fig, ax = plt.subplots(figsize=(7.5, 4.4))
+  rows = analysis["sensitivity"]
+  low = min(v for row in rows.values() for v in row.values() if math.isfinite(v))
+  top = low + max(0.5 * low, 0.05)
+  rates_seen = set()
+  for k, (name, row) in enumerate(rows.items()):
+    rates = [float(lr) for lr in row]
+    rates_seen |= set(rates)
+    shown = [min(v, top) if math.isfinite(v) else top for v in row.values()]
+    ax.plot(rates, shown, marker="o", ms=4, label=LABELS.get(name, name), **_style(k))
+    best = analysis["final"][name]["rate"]
+    ax.plot(best, row[f"{best:g}"], "*", ms=13, mec="black", mew=0.5, color=_style(k)["color"])
+    for lr, v in zip(rates, row.values(), strict=True):
+      if not v <= top:
+        ax.plot(lr, top, "^", ms=8, color=_style(k)["color"])
+        text = f"{v:.2f}" if math.isfinite(v) else "diverged"
+        ax.annotate(text, (lr, top), textcoords="offset points", xytext=(4, -12 - 9 * k),
+                    fontsize=7, color=_style(k)["color"])  # fmt: skip
+  ax.set_xscale("log")
+  ax.xaxis.set_major_locator(FixedLocator(sorted(rates_seen)))
+  ax.xaxis.set_minor_locator(NullLocator())
+  ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+  ax.set_ylim(low - 0.05 * (top - low), top + 0.05 * (top - low))
+  ax.set(xlabel="peak learning rate (log scale)",
+         ylabel=f"final validation {analysis['metric'].removeprefix('val_')}, seed "
+                f"{analysis['tuning_seed']}")  # fmt: skip
+  ax.set_title("learning-rate sensitivity (★: the tuned rate; ▲: off the scale)", fontsize=10)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return path
+
+
+def plot_policy(tunings: dict, path: Path) -> Path | None:
+  """ρ and the knobs over training of each PILOT variant at its tuned rate, seeds as thin lines."""
+  with_policy = {
+    n: t for n, t in tunings.items() if any(r.get("policy") for r in t["scoring"].values())
+  }
+  if not with_policy:
+    return None
+  plt = _pyplot()
+  fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+  titles = {"rho": "ρ (agreement)", "pm": "p_m (momentum)", "pv": "p_v (variance power)",
+            "ps": "p_s (sign compression)"}  # fmt: skip
+  for k, (name, t) in enumerate(with_policy.items()):
+    for seed, run in sorted(t["scoring"].items()):
+      steps = [p["step"] for p in run["policy"]]
+      for ax, knob in zip(axes, titles, strict=True):
+        label = f"{LABELS.get(name, name)}" if seed == min(t["scoring"]) else None
+        ax.plot(
+          steps, [p[knob] for p in run["policy"]], lw=0.9, alpha=0.8, label=label, **_style(k)
+        )
+  for ax, title in zip(axes, titles.values(), strict=True):
+    ax.set(title=title, xlabel="step")
+    ax.grid(alpha=0.3)
+  axes[0].axhline(0, color="grey", lw=0.6)
+  axes[0].legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return path
+
+
+def plot_all(analysis: dict, tunings: dict, directory: Path) -> list[Path]:
+  some = next(iter(next(iter(tunings.values()))["scoring"].values()))
+  stem = f"{some['dataset']}_{some['arch']}"
+  written = [
+    plot_curves(analysis, tunings, directory / f"{stem}_tuned_curves.png"),
+    plot_sensitivity(analysis, directory / f"{stem}_lr_sensitivity.png"),
+    plot_policy(tunings, directory / f"{stem}_tuned_policy.png"),
+  ]
+  return [p for p in written if p is not None]

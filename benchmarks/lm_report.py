@@ -1,0 +1,340 @@
+"""A tuned sweep's report, as the field judges optimizers: tuned rates, final loss, time to target.
+
+    python -m benchmarks.lm_report DIR [--baseline adamw] [--step-costs PATH] [--no-plots]
+
+For the language-model sweep (`benchmarks/lm_run.sh`; losses in bits per byte) and for any
+sweep of `benchmarks.train` over peak learning rates (the Fashion-MNIST sweep, per epoch, with
+``--baseline adam``; losses in nats). The protocol:
+
+- **tuning apart from scoring**: each optimizer's rate is the one of lowest final validation
+  loss on the tuning seed (the lowest seed found, 0); it is scored on the other seeds run at
+  that rate (when none has run yet, on the tuning seed alone, and the report says so);
+- **final validation loss**, mean ± std over the scoring seeds, the training slice's loss and
+  the gap; the difference to the baseline paired by seed (mean, 95% t-interval, sign-flip p);
+- **time to target** (`benchmarks.targets`): target A is the tuned baseline's median final
+  validation loss; target B, looser, its median loss at half its budget. A cosine schedule
+  reaches its lowest loss near its end by construction, so target A asks whether another
+  optimizer gets to the baseline's end result before its own end (its schedule decays at the
+  same steps: reaching A earlier means being ahead while the rates are still high); target B
+  asks the same halfway, where the comparison is less shaped by the decay. The speedup is the
+  baseline's steps over the optimizer's, paired by seed;
+- the policy of PILOT at its tuned rate: ρ and the knobs over training.
+
+Writes DIR/lm_report.md, DIR/lm_summary.json and (unless --no-plots) PNGs: validation curves
+at the tuned rates, the learning-rate sensitivity, PILOT's policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import targets, tuning
+from benchmarks.optimizers import LABELS, listing_order
+from benchmarks.stats import paired_row
+
+NOT_RESULTS = {"lm_summary.json", "summary.json", "comparison.json"}
+
+
+def load(directory: Path) -> list[dict]:
+  """The result JSONs of ``benchmarks.train`` under ``directory`` (other JSONs skipped)."""
+  found = []
+  for path in sorted(Path(directory).glob("*.json")):
+    if path.name in NOT_RESULTS or path.name.startswith("landscape_"):
+      continue
+    record = json.loads(path.read_text())
+    if isinstance(record, dict) and {"optimizer", "seed", "history", "final"} <= set(record):
+      found.append(record)
+  if not found:
+    raise ValueError(f"{directory}: no result JSONs of benchmarks.train found.")
+  return found
+
+
+def position_key(record: dict) -> str:
+  """What a history entry is indexed by: ``step`` (text) or ``epoch`` (images)."""
+  return "step" if "steps" in record else "epoch"
+
+
+def metric_of(record: dict, split: str = "val") -> str:
+  """The loss reported: bits per byte where the run has it, else the loss in nats."""
+  return f"{split}_bpb" if f"{split}_bpb" in record["final"] else f"{split}_loss"
+
+
+def by_optimizer(records: list[dict]) -> dict:
+  """{optimizer: {peak lr: {seed: record}}}, optimizers in the registry's order."""
+  table = defaultdict(lambda: defaultdict(dict))
+  for r in records:
+    table[r["optimizer"]][float(r["hyperparameters"]["peak_learning_rate"])][r["seed"]] = r
+  return {k: table[k] for k in sorted(table, key=listing_order)}
+
+
+def tuned(runs: dict, tuning_seed: int) -> dict:
+  """One optimizer's tuning: the losses by rate on the tuning seed, the best, the scoring runs."""
+  losses = {}
+  for lr, seeds in runs.items():
+    if tuning_seed in seeds:
+      value = seeds[tuning_seed]["final"][metric_of(seeds[tuning_seed])]
+      losses[lr] = value if value is not None and math.isfinite(value) else math.inf
+  best = tuning.best(losses)
+  scoring = {s: r for s, r in runs[best].items() if s != tuning_seed}
+  return dict(
+    losses=losses,
+    best=best,
+    interior=tuning.next_rate(losses) is None,
+    scoring=scoring or {tuning_seed: runs[best][tuning_seed]},
+    scored_on_tuning_seed=not scoring,
+  )
+
+
+def _mean_std(values) -> dict:
+  values = np.asarray(values, np.float64)
+  std = float(values.std(ddof=1)) if len(values) > 1 else None
+  return dict(mean=float(values.mean()), std=std, n=len(values))
+
+
+def final_rows(tunings: dict, baseline: str) -> dict:
+  """Per optimizer at its tuned rate: final loss, training slice, gap, paired Δ to the baseline."""
+  rows = {}
+  base = tunings[baseline]["scoring"] if baseline in tunings else {}
+  for name, t in tunings.items():
+    runs = t["scoring"]
+    val = {s: r["final"][metric_of(r)] for s, r in runs.items()}
+    row = dict(rate=t["best"], interior=t["interior"], val=_mean_std(list(val.values())))
+    slice_key = metric_of(next(iter(runs.values())), "train_slice")
+    if slice_key in next(iter(runs.values()))["final"]:
+      train = [r["final"][slice_key] for r in runs.values()]
+      row |= dict(train_slice=_mean_std(train),
+                  gap=_mean_std([v - x for v, x in zip(val.values(), train, strict=True)]))  # fmt: skip
+    if name != baseline and base:
+      pairs = [
+        (s, val[s] - base[s]["final"][metric_of(base[s])]) for s in sorted(set(val) & set(base))
+      ]
+      row["vs_baseline"] = paired_row(pairs)
+    rows[name] = row
+  return rows
+
+
+def target_values(base_runs: dict, position: str) -> dict:
+  """Target A (the baseline's median final loss) and B (its median loss at half its budget)."""
+  finals = [r["final"][metric_of(r)] for r in base_runs.values()]
+  some = next(iter(base_runs.values()))
+  positions = [e[position] for e in some["history"]]
+  half = min(positions, key=lambda p: abs(p - positions[-1] / 2))
+  halves = [targets.loss_at(r["history"], position, half, metric_of(r)) for r in base_runs.values()]
+  return {
+    "A": dict(value=float(np.median(finals)), where=f"tuned baseline's final {position}"),
+    "B": dict(value=float(np.median(halves)), where=f"tuned baseline at {position} {half}"),
+  }
+
+
+def time_to_target(tunings: dict, baseline: str, position: str) -> dict:
+  """{target: {value, where, optimizers: {name: {per_seed, speedup}}}} at the tuned rates."""
+  found = target_values(tunings[baseline]["scoring"], position)
+  for target in found.values():
+    reached = {
+      name: {
+        s: targets.first_reaching(r["history"], target["value"], position, metric_of(r))
+        for s, r in t["scoring"].items()
+      }
+      for name, t in tunings.items()
+    }
+    target["optimizers"] = {
+      name: dict(per_seed=per_seed, speedup=targets.speedup(reached[baseline], per_seed, position))
+      for name, per_seed in reached.items()
+    }
+  return found
+
+
+def policy_summary(tunings: dict) -> dict:
+  """ρ and the knobs of each PILOT variant at its tuned rate: range, and mean over the last half."""
+  out = {}
+  for name, t in tunings.items():
+    runs = [r for r in t["scoring"].values() if r.get("policy")]
+    if not runs:
+      continue
+    out[name] = {}
+    for knob in ("rho", "pm", "pv", "ps"):
+      values = np.array([[p[knob] for p in r["policy"]] for r in runs], np.float64)
+      late = values[:, values.shape[1] // 2 :]
+      out[name][knob] = dict(min=float(values.min()), max=float(values.max()),
+                             late_mean=float(late.mean()))  # fmt: skip
+  return out
+
+
+def analyse(records: list[dict], baseline: str) -> dict:
+  """Everything the report says, as JSON-able numbers."""
+  grouped = by_optimizer(records)
+  if baseline not in grouped:
+    raise ValueError(f"no runs of the baseline {baseline!r}; found {sorted(grouped)}.")
+  tuning_seed = min(r["seed"] for r in records)
+  tunings = {name: tuned(runs, tuning_seed) for name, runs in grouped.items()}
+  tunings = {k: v for k, v in tunings.items() if math.isfinite(v["losses"][v["best"]])}
+  position = position_key(records[0])
+  return dict(
+    baseline=baseline,
+    tuning_seed=tuning_seed,
+    position=position,
+    metric=metric_of(records[0]),
+    sensitivity={
+      name: {f"{lr:g}": v for lr, v in sorted(t["losses"].items())} for name, t in tunings.items()
+    },  # fmt: skip
+    scoring_seeds={name: sorted(t["scoring"]) for name, t in tunings.items()},
+    scored_on_tuning_seed=sorted(n for n, t in tunings.items() if t["scored_on_tuning_seed"]),
+    final=final_rows(tunings, baseline),
+    time_to_target=time_to_target(tunings, baseline, position),
+    policy=policy_summary(tunings),
+  ), tunings
+
+
+def _ms(cell: dict, digits: int = 3) -> str:
+  if cell["std"] is None:
+    return f"{cell['mean']:.{digits}f}"
+  return f"{cell['mean']:.{digits}f} ± {cell['std']:.{digits}f}"
+
+
+def _paired(row: dict | None) -> str:
+  if row is None:
+    return "— | — | —"
+  if "mean" not in row:
+    shown = ", ".join(f"{d:+.4f}" for d in row["differences"]) or "none"
+    return f"{shown} (under 3 seeds) | — | —"
+  low, high = row["ci95"]
+  return f"{row['mean']:+.4f} | [{low:+.4f}, {high:+.4f}] | {row['p_value']:.3f}"
+
+
+def sensitivity_markdown(analysis: dict) -> str:
+  rates = sorted({float(lr) for row in analysis["sensitivity"].values() for lr in row})
+  head = "| optimizer | " + " | ".join(f"{lr:g}" for lr in rates) + " | best |"
+  lines = [head, "|---" * (len(rates) + 2) + "|"]
+  for name, row in analysis["sensitivity"].items():
+    best = analysis["final"][name]["rate"]
+    cells = []
+    for lr in rates:
+      value = row.get(f"{lr:g}")
+      text = "" if value is None else ("diverged" if not math.isfinite(value) else f"{value:.4f}")
+      cells.append(f"**{text}**" if value is not None and lr == best else text)
+    edge = "" if analysis["final"][name]["interior"] else " (at an edge)"
+    lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + f" | {best:g}{edge} |")
+  return "\n".join(lines)
+
+
+def final_markdown(analysis: dict) -> str:
+  base, metric = LABELS.get(analysis["baseline"], analysis["baseline"]), analysis["metric"]
+  lines = [
+    f"| optimizer | rate | seeds | final {metric} | train slice | gap | Δ vs {base} | 95% CI | p |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ]
+  for name, row in analysis["final"].items():
+    seeds = ",".join(map(str, analysis["scoring_seeds"][name]))
+    train = _ms(row["train_slice"]) if "train_slice" in row else "—"
+    gap = _ms(row["gap"]) if "gap" in row else "—"
+    lines.append(f"| {LABELS.get(name, name)} | {row['rate']:g} | {seeds} | {_ms(row['val'])} | "
+                 f"{train} | {gap} | {_paired(row.get('vs_baseline'))} |")  # fmt: skip
+  return "\n".join(lines)
+
+
+def _reached_cell(result: dict, position: str) -> str:
+  if position in result:
+    return f"{result[position]} ({result['seconds']:.0f} s)"
+  return f"not reached (missed by {result['missed_by']:.4f})"
+
+
+def target_markdown(analysis: dict) -> str:
+  position, blocks = analysis["position"], []
+  for label, target in analysis["time_to_target"].items():
+    lines = [
+      f"Target {label}: {analysis['metric']} ≤ {target['value']:.4f} ({target['where']}).",
+      "",
+      f"| optimizer | per seed: {position} (training seconds) | reached | speedup vs baseline "
+      "(per seed, or geometric mean) | 95% CI |",
+      "|---|---|---|---|---|",
+    ]
+    for name, entry in target["optimizers"].items():
+      per_seed = "; ".join(f"seed {s}: {_reached_cell(r, position)}"
+                           for s, r in sorted(entry["per_seed"].items()))  # fmt: skip
+      speed, runs = entry["speedup"], entry["per_seed"]
+      reached = f"{sum(position in r for r in runs.values())} of {len(runs)}"
+      if "geometric_mean" in speed:
+        low, high = speed["ci95"]
+        gain, interval = f"{speed['geometric_mean']:.2f}×", f"[{low:.2f}, {high:.2f}]"
+      else:
+        gain, interval = ", ".join(f"{x:.2f}×" for x in speed["ratios"]) or "—", "—"
+      lines.append(f"| {LABELS.get(name, name)} | {per_seed} | {reached} | {gain} | {interval} |")
+    blocks.append("\n".join(lines))
+  return "\n\n".join(blocks)
+
+
+def policy_markdown(analysis: dict) -> str:
+  lines = ["| run | ρ range | ρ, late mean | p_m range | p_v range | p_s range |",
+           "|---|---|---|---|---|---|"]  # fmt: skip
+  for name, knobs in analysis["policy"].items():
+    cells = [f"{knobs['rho']['min']:+.3f} … {knobs['rho']['max']:+.3f}",
+             f"{knobs['rho']['late_mean']:+.3f}"]  # fmt: skip
+    cells += [f"{knobs[k]['min']:.3f} … {knobs[k]['max']:.3f}" for k in ("pm", "pv", "ps")]
+    lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def markdown(analysis: dict, step_costs: dict | None) -> str:
+  parts = [
+    f"Tuned on seed {analysis['tuning_seed']} (final {analysis['metric']} by peak rate; the best "
+    "in bold):",
+    sensitivity_markdown(analysis),
+    "At each optimizer's tuned rate, on the scoring seeds:",
+    final_markdown(analysis),
+  ]
+  if analysis["scored_on_tuning_seed"]:
+    names = ", ".join(LABELS.get(n, n) for n in analysis["scored_on_tuning_seed"])
+    parts.append(f"Not yet scored apart from tuning (only the tuning seed has run): {names}.")
+  parts += [
+    "Time to target (the first evaluation at or below it; the speedup is the baseline's "
+    f"{analysis['position']}s over the optimizer's, on seeds where both reached it; training "
+    "seconds are as each run measured them, in its own program on a shared machine, so the "
+    f"{analysis['position']}s are the comparable count and the step costs below the price):",
+    target_markdown(analysis),
+  ]
+  if analysis["policy"]:
+    parts += ["PILOT's policy at its tuned rate (every recorded step):", policy_markdown(analysis)]
+  if step_costs:
+    median = step_costs["seconds_per_step_median"]
+    base = median.get("adamw") or next(iter(median.values()))
+    parts.append("Seconds per training step, measured side by side in one program "
+                 f"(`{step_costs['command']}`): " + ", ".join(
+                   f"{LABELS.get(n, n)} {s:.4f} ({s / base:.3f}×)" for n, s in median.items()))  # fmt: skip
+  return "\n\n".join(parts) + "\n"
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(prog="python -m benchmarks.lm_report", description=__doc__)
+  parser.add_argument("directory", type=Path, help="the sweep's folder of result JSONs")
+  parser.add_argument(
+    "--baseline", default="adamw", help="the optimizer the others are timed against"
+  )
+  parser.add_argument("--step-costs", type=Path, default=None,
+                      help="benchmarks.speed.lm_step's JSON (seconds per step, one program)")  # fmt: skip
+  parser.add_argument("--no-plots", action="store_true", help="tables only")
+  args = parser.parse_args(argv)
+  try:
+    analysis, tunings = analyse(load(args.directory), args.baseline)
+  except ValueError as e:
+    sys.exit(f"error: {e}")
+  step_costs = json.loads(args.step_costs.read_text()) if args.step_costs else None
+  text = markdown(analysis, step_costs)
+  print(text)
+  (args.directory / "lm_report.md").write_text(text)
+  (args.directory / "lm_summary.json").write_text(json.dumps(analysis, indent=1))
+  if not args.no_plots:
+    from benchmarks import lm_plots
+
+    for path in lm_plots.plot_all(analysis, tunings, args.directory):
+      print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+  main()

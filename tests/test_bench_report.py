@@ -1,0 +1,125 @@
+"""Time to target (benchmarks.targets), the tuned sweep's report (benchmarks.lm_report) and the
+comparison of two folders of results (benchmarks.compare_results), on records written here."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks import compare_results, lm_report, targets
+
+
+def _history(losses, seconds=10.0, every=100):
+  return [
+    dict(step=every * (k + 1), val_loss=v, val_bpb=v / math.log(2), seconds=seconds,
+         train_slice_loss=v - 0.1, train_slice_bpb=(v - 0.1) / math.log(2))
+    for k, v in enumerate(losses)
+  ]  # fmt: skip
+
+
+def test_first_reaching_counts_training_seconds_up_to_the_first_evaluation_at_the_target():
+  history = _history([3.0, 2.5, math.nan, 2.0, 1.9], seconds=10.0)
+  assert targets.first_reaching(history, 2.5, "step") == {"step": 200, "seconds": 20.0}
+  assert targets.first_reaching(history, 2.0, "step") == {"step": 400, "seconds": 40.0}
+  missed = targets.first_reaching(history, 1.5, "step")
+  assert set(missed) == {"missed_by"} and missed["missed_by"] == pytest.approx(0.4)
+
+
+def test_speedup_is_the_baselines_steps_over_the_others_paired_by_seed():
+  base = {1: {"step": 1000}, 2: {"step": 900}, 3: {"step": 1200}, 4: {"step": 800}}
+  other = {1: {"step": 500}, 2: {"step": 900}, 3: {"step": 600}, 4: {"missed_by": 0.1}}
+  row = targets.speedup(base, other, "step")
+  assert row["seeds"] == [1, 2, 3] and row["ratios"] == [2.0, 1.0, 2.0] and row["unreached"] == [4]
+  logs = np.log([2.0, 1.0, 2.0])
+  assert row["geometric_mean"] == pytest.approx(math.exp(logs.mean()))
+  half = 4.303 * logs.std(ddof=1) / math.sqrt(3)
+  assert row["ci95"] == pytest.approx([math.exp(logs.mean() - half), math.exp(logs.mean() + half)])
+
+
+def _record(optimizer, rate, seed, losses, policy=False):
+  record = dict(
+    dataset="bible", arch="transformer", optimizer=optimizer, seed=seed, steps=100 * len(losses),
+    hyperparameters=dict(peak_learning_rate=rate), history=_history(losses),
+  )  # fmt: skip
+  last = record["history"][-1]
+  record["final"] = {k: v for k, v in last.items() if k.startswith(("val_", "train_slice_"))}
+  if policy:
+    record["policy"] = [
+      dict(step=s, rho=0.1 * s / 400, pm=0.8, pv=0.47, ps=0.12) for s in (1, 200, 400)
+    ]
+  return record
+
+
+@pytest.fixture
+def sweep(tmp_path):
+  """AdamW best at 1e-3 on seed 0; PILOT best at 3e-3, and a step ahead of AdamW on seeds 1-3."""
+  runs = [
+    _record("adamw", 3e-4, 0, [3.0, 2.6, 2.4, 2.3]),
+    _record("adamw", 1e-3, 0, [2.9, 2.4, 2.1, 2.0]),
+    _record("adamw", 3e-3, 0, [2.9, 2.5, 2.3, 2.2]),
+    _record("pilot", 1e-3, 0, [2.9, 2.5, 2.3, 2.2], policy=True),
+    _record("pilot", 3e-3, 0, [2.8, 2.3, 2.0, 1.9], policy=True),
+    _record("pilot", 1e-2, 0, [2.8, math.nan, math.nan, math.nan], policy=True),
+  ]
+  for seed in (1, 2, 3):
+    runs.append(_record("adamw", 1e-3, seed, [2.9, 2.4, 2.1 + 0.01 * seed, 2.0 + 0.01 * seed]))
+    runs.append(_record("pilot", 3e-3, seed, [2.8, 2.3, 1.99, 1.9 + 0.01 * seed], policy=True))
+  for k, record in enumerate(runs):
+    (tmp_path / f"r{k}.json").write_text(json.dumps(record))
+  (tmp_path / "lm_summary.json").write_text("{}")  # the report's own output is not a result
+  return tmp_path
+
+
+def test_the_report_tunes_on_seed_0_and_scores_on_the_others(sweep):
+  analysis, _ = lm_report.analyse(lm_report.load(sweep), "adamw")
+  final = analysis["final"]
+  assert final["adamw"]["rate"] == 1e-3 and final["pilot"]["rate"] == 3e-3
+  assert final["pilot"]["interior"]  # 1e-3 and 1e-2 (diverged) were tried beside it
+  assert analysis["scoring_seeds"] == {"adamw": [1, 2, 3], "pilot": [1, 2, 3]}
+  assert analysis["sensitivity"]["pilot"]["0.01"] == math.inf
+  delta = final["pilot"]["vs_baseline"]
+  np.testing.assert_allclose(delta["differences"], [-0.1 / math.log(2)] * 3, rtol=1e-9)
+  np.testing.assert_allclose(final["pilot"]["gap"]["mean"], 0.1 / math.log(2))
+
+
+def test_the_report_times_each_optimizer_to_the_baselines_targets(sweep):
+  analysis, _ = lm_report.analyse(lm_report.load(sweep), "adamw")
+  a, b = analysis["time_to_target"]["A"], analysis["time_to_target"]["B"]
+  assert a["value"] == pytest.approx(2.02 / math.log(2))  # AdamW's median final loss
+  assert b["value"] == pytest.approx(2.4 / math.log(2)) and "step 200" in b["where"]
+  pilot_a = a["optimizers"]["pilot"]
+  assert {s: r["step"] for s, r in pilot_a["per_seed"].items()} == {1: 300, 2: 300, 3: 300}
+  assert "missed_by" in a["optimizers"]["adamw"]["per_seed"][3]  # above its own median
+  assert pilot_a["speedup"]["ratios"] == [400 / 300] * 2 and pilot_a["speedup"]["unreached"] == [3]
+  assert b["optimizers"]["pilot"]["speedup"]["geometric_mean"] == pytest.approx(1.0)
+
+
+def test_the_report_writes_its_tables_plots_and_numbers(sweep, capsys):
+  lm_report.main([str(sweep)])
+  text = (sweep / "lm_report.md").read_text()
+  assert "| PILOT | 0.003 | 1,2,3 |" in text and "Target A" in text and "1.33×, 1.33×" in text
+  assert json.loads((sweep / "lm_summary.json").read_text())["baseline"] == "adamw"
+  assert {p.name for p in sweep.glob("*.png")} == {
+    "bible_transformer_tuned_curves.png",
+    "bible_transformer_lr_sensitivity.png",
+    "bible_transformer_tuned_policy.png",
+  }
+  with pytest.raises(SystemExit, match="no runs of the baseline 'lion'"):
+    lm_report.main([str(sweep), "--baseline", "lion", "--no-plots"])
+
+
+def test_compare_results_finds_a_changed_number(tmp_path, capsys):
+  before, after = tmp_path / "before", tmp_path / "after"
+  for folder in (before, after):
+    folder.mkdir()
+  record = _record("adamw", 1e-3, 0, [2.9, 2.4])
+  (before / "a.json").write_text(json.dumps(record))
+  record["history"][0]["seconds"] = 99.0  # wall-clock time may differ
+  (after / "a.json").write_text(json.dumps(record))
+  compare_results.main([str(before), str(after)])
+  record["history"][1]["val_loss"] += 1e-12
+  (after / "a.json").write_text(json.dumps(record))
+  with pytest.raises(SystemExit) as stopped:
+    compare_results.main([str(before), str(after)])
+  assert stopped.value.code == 1 and "| a | NO | history |" in capsys.readouterr().out
