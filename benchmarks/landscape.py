@@ -393,67 +393,23 @@ def plot(result: dict, png: Path) -> None:
 
 
 def compute(args, paths: dict[str, trajectories.Trajectory], dataset: Dataset) -> dict:
+  """The picture's numbers: the plane (directions, grid of losses), each path in it, the lines."""
   meta = next(iter(paths.values())).meta
   start = np.asarray(next(iter(paths.values())).points[0], np.float64)
   points = [p.points for p in paths.values()]
-  if args.directions == "pca":
-    origin = start
-    directions, shares = pca_directions(points, origin)
-    shares = [float(s) for s in shares]
-  else:
-    if args.center not in paths:
-      raise LandscapeError(f"--center {args.center!r} is not one of --optimizers.")
-    origin = np.asarray(paths[args.center].points[-1], np.float64)
-    _, h, _, c = dataset.train_images.shape
-    like = nnx.split(build_model(meta["arch"], c, dataset.num_classes, h), nnx.Param, ...)[1]
-    like = trajectories.unflatten(origin.astype(np.float32), like)
-    pair = [
-      np.concatenate([d.ravel() for d in filter_normalized_direction(like, key)])
-      for key in jax.random.split(jax.random.key(args.direction_seed), 2)
-    ]
-    directions, shares = np.stack(pair), []
-  coords, residuals, distances = zip(*(project(p, origin, directions) for p in points), strict=True)
-  low, high = grid_extent(list(coords), args.margin)
-  if args.directions == "random":
-    # The paths barely project onto random directions: show at least ±1 direction length,
-    # Li et al.'s extent.
-    low, high = np.minimum(low, -1.0), np.maximum(high, 1.0)
-  a = np.linspace(low[0], high[0], args.grid)
-  b = np.linspace(low[1], high[1], args.grid)
-
-  rng = np.random.default_rng(0)
-  n_points = min(args.points, len(dataset.train_labels))
-  subset = np.sort(rng.choice(len(dataset.train_labels), n_points, replace=False))
-  evaluator = PlaneEvaluator(
-    meta["arch"],
-    dataset,
-    dataset.train_images[subset],
-    dataset.train_labels[subset],
-    chunk=args.grid,
-    batch=args.batch,
-  )
+  origin, directions, shares = plane_directions(args, paths, dataset, start)
+  projected = [project(p, origin, directions) for p in points]
+  a, b = _grid_axes(args, [coords for coords, _, _ in projected])
+  evaluator = _evaluator(args, dataset, meta["arch"])
   began = time.perf_counter()
   mesh = np.stack(np.meshgrid(a, b, indexing="ij"), -1).reshape(-1, 2)
   loss, acc = evaluator(origin, directions, mesh, desc=f"{args.grid}x{args.grid} grid")
   grid_seconds = time.perf_counter() - began
-
-  # The 1-D view: each end point of --line from the start, and the two of them.
   ends = {name: np.asarray(p.points[-1], np.float64) for name, p in paths.items()}
-  missing = [n for n in args.line if n not in ends]
-  if missing:
-    raise LandscapeError(f"--line {','.join(missing)}: not among --optimizers.")
-  segments = [(f"start → {_label(n)}", start, ends[n]) for n in args.line]
-  if len(args.line) == 2:
-    first, second = args.line
-    segments.append((f"{_label(first)} → {_label(second)}", ends[first], ends[second]))
-  t = np.union1d(np.linspace(-0.25, 1.25, args.line_points), [0.0, 1.0])  # both ends exactly
-  lines = []
-  for label, p, q in segments:
-    l_loss, l_acc = evaluator(p, (q - p)[None], t[:, None], desc=label)
-    lines.append(dict(label=label, t=t.tolist(), loss=l_loss.tolist(), accuracy=l_acc.tolist()))
+  lines = line_views(args, evaluator, start, ends)
   # Each run's true end point (off the plane by its distance from it).
   final_losses = [evaluator.at_point(end)[0] for end in ends.values()]
-  result = dict(
+  return dict(
     dataset=meta["dataset"],
     arch=meta["arch"],
     seed=meta["seed"],
@@ -477,28 +433,84 @@ def compute(args, paths: dict[str, trajectories.Trajectory], dataset: Dataset) -
       accuracy=acc.reshape(args.grid, args.grid).tolist(),
     ),
     paths={
-      name: dict(
-        label=_label(name),
-        steps=p.steps.tolist(),
-        epochs=p.epochs.tolist(),
-        epoch_end_index=[
-          int(i) for i, s in enumerate(p.steps) if s > 0 and s % p.meta["steps_per_epoch"] == 0
-        ],
-        coords=c.tolist(),
-        distance_from_plane=r.tolist(),
-        relative_distance_from_plane=(r / np.maximum(d, 1e-12)).tolist(),
-        share_in_plane_at_end=float(1 - (r[-1] / max(d[-1], 1e-12)) ** 2),
-        final_loss=float(fl),
-      )
-      for (name, p), c, r, d, fl in zip(
-        paths.items(), coords, residuals, distances, final_losses, strict=True
-      )
+      name: path_in_plane(name, p, *where, final_loss)
+      for (name, p), where, final_loss in zip(paths.items(), projected, final_losses, strict=True)
     },
     lines=lines,
     grid_seconds=grid_seconds,
     grid_points_per_second=args.grid**2 / grid_seconds,
   )
-  return result
+
+
+def plane_directions(args, paths, dataset: Dataset, start) -> tuple[np.ndarray, np.ndarray, list]:
+  """(origin, two directions, their shares): PCA of the paths from the start, or two
+  filter-normalised random directions centred on ``--center``'s end point."""
+  if args.directions == "pca":
+    directions, shares = pca_directions([p.points for p in paths.values()], start)
+    return start, directions, [float(s) for s in shares]
+  if args.center not in paths:
+    raise LandscapeError(f"--center {args.center!r} is not one of --optimizers.")
+  origin = np.asarray(paths[args.center].points[-1], np.float64)
+  _, h, _, c = dataset.train_images.shape
+  arch = next(iter(paths.values())).meta["arch"]
+  like = nnx.split(build_model(arch, c, dataset.num_classes, h), nnx.Param, ...)[1]
+  like = trajectories.unflatten(origin.astype(np.float32), like)
+  pair = [
+    np.concatenate([d.ravel() for d in filter_normalized_direction(like, key)])
+    for key in jax.random.split(jax.random.key(args.direction_seed), 2)
+  ]
+  return origin, np.stack(pair), []
+
+
+def _grid_axes(args, coords: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+  low, high = grid_extent(coords, args.margin)
+  if args.directions == "random":
+    # The paths barely project onto random directions: show at least ±1 direction length,
+    # Li et al.'s extent.
+    low, high = np.minimum(low, -1.0), np.maximum(high, 1.0)
+  return np.linspace(low[0], high[0], args.grid), np.linspace(low[1], high[1], args.grid)
+
+
+def _evaluator(args, dataset: Dataset, arch: str) -> PlaneEvaluator:
+  """The evaluator on ``--points`` training images drawn once (seed 0)."""
+  rng = np.random.default_rng(0)
+  n_points = min(args.points, len(dataset.train_labels))
+  subset = np.sort(rng.choice(len(dataset.train_labels), n_points, replace=False))
+  images, labels = dataset.train_images[subset], dataset.train_labels[subset]
+  return PlaneEvaluator(arch, dataset, images, labels, chunk=args.grid, batch=args.batch)
+
+
+def line_views(args, evaluator: PlaneEvaluator, start, ends: dict) -> list[dict]:
+  """The 1-D views: from the start to each end point of ``--line``, and between the two."""
+  missing = [n for n in args.line if n not in ends]
+  if missing:
+    raise LandscapeError(f"--line {','.join(missing)}: not among --optimizers.")
+  segments = [(f"start → {_label(n)}", start, ends[n]) for n in args.line]
+  if len(args.line) == 2:
+    first, second = args.line
+    segments.append((f"{_label(first)} → {_label(second)}", ends[first], ends[second]))
+  t = np.union1d(np.linspace(-0.25, 1.25, args.line_points), [0.0, 1.0])  # both ends exactly
+  lines = []
+  for label, p, q in segments:
+    l_loss, l_acc = evaluator(p, (q - p)[None], t[:, None], desc=label)
+    lines.append(dict(label=label, t=t.tolist(), loss=l_loss.tolist(), accuracy=l_acc.tolist()))
+  return lines
+
+
+def path_in_plane(name, path: trajectories.Trajectory, coords, residual, distance, final_loss):
+  """One run's path as the picture draws it: its coordinates in the plane, how far off it lies."""
+  per_epoch = path.meta["steps_per_epoch"]
+  return dict(
+    label=_label(name),
+    steps=path.steps.tolist(),
+    epochs=path.epochs.tolist(),
+    epoch_end_index=[int(i) for i, s in enumerate(path.steps) if s > 0 and s % per_epoch == 0],
+    coords=coords.tolist(),
+    distance_from_plane=residual.tolist(),
+    relative_distance_from_plane=(residual / np.maximum(distance, 1e-12)).tolist(),
+    share_in_plane_at_end=float(1 - (residual[-1] / max(distance[-1], 1e-12)) ** 2),
+    final_loss=float(final_loss),
+  )
 
 
 def _label(name: str) -> str:

@@ -389,12 +389,8 @@ def write_final_state(directory: Path, name: str, state, k: int) -> Path:
   return path
 
 
-def parse_args(argv=None):
-  parser = argparse.ArgumentParser(
-    prog="python -m benchmarks.train",
-    description=__doc__.split("\n\n")[0],
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-  )
+def _add_workload_options(parser) -> None:
+  """What is trained: the data, the network, the optimizers and the schedule's length."""
   parser.add_argument(
     "--dataset",
     required=True,
@@ -441,6 +437,10 @@ def parse_args(argv=None):
     "list run one after another (a sweep); a value other than the default goes into the result's "
     "file name (..._lr0.003_seed0.json), so one --out holds the whole sweep",
   )
+
+
+def _add_recording_options(parser) -> None:
+  """What a run records, its seeds, data folder and precision."""
   parser.add_argument(
     "--trajectory-every",
     type=int,
@@ -468,6 +468,10 @@ def parse_args(argv=None):
   parser.add_argument(
     "--policy-every", type=int, default=10, help="record PILOT's policy every N steps"
   )
+
+
+def _add_run_options(parser) -> None:
+  """Where results go, how seeds run, resuming, and several processes."""
   parser.add_argument("--out", required=True, help="directory for the result JSONs")
   parser.add_argument(
     "--vmap-seeds",
@@ -499,6 +503,17 @@ def parse_args(argv=None):
   parser.add_argument("--coordinator", default=None, help="HOST:PORT of process 0 (several hosts)")
   parser.add_argument("--num-processes", type=int, default=None)
   parser.add_argument("--process-id", type=int, default=None)
+
+
+def parse_args(argv=None):
+  parser = argparse.ArgumentParser(
+    prog="python -m benchmarks.train",
+    description=__doc__.split("\n\n")[0],
+    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+  )
+  _add_workload_options(parser)
+  _add_recording_options(parser)
+  _add_run_options(parser)
   args = parser.parse_args(argv)
   try:
     args.optimizers = parse_names(args.optimizer)
