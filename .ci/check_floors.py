@@ -1,7 +1,10 @@
-"""Fails unless each dependency in pyproject.toml is installed at exactly the floor it declares.
+"""Fails unless each requirement in pyproject.toml is installed at exactly the floor it declares.
 
-Run by .ci/run in the floors environment, so that the floors in pyproject.toml are the versions
-the tests ran at (and .ci/floors.txt cannot drift from them).
+    python .ci/check_floors.py            # the library's dependencies
+    python .ci/check_floors.py test bench # the requirements of these extras
+
+Run by .ci/run in each floors environment, so that the floors in pyproject.toml are the versions
+the tests ran at (and .ci/floors.txt, .ci/floors-extras.txt cannot drift from them).
 """
 
 import importlib.metadata
@@ -20,11 +23,23 @@ def _release(version: str) -> tuple[int, ...]:
   return tuple(numbers)
 
 
-root = Path(__file__).resolve().parents[1]
-declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+def declared(extras: list[str]) -> list[str]:
+  """The requirements checked: the dependencies, or those of ``extras`` (each once)."""
+  project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+  project = project["project"]
+  if not extras:
+    return project["dependencies"]
+  found = [r for extra in extras for r in project["optional-dependencies"][extra]]
+  return list(dict.fromkeys(found))
+
+
 wrong = []
-for requirement in declared:
-  name, floor = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)", requirement.replace(" ", "")).groups()
+for requirement in declared(sys.argv[1:]):
+  match = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)", requirement.replace(" ", ""))
+  if match is None:
+    wrong.append(f"{requirement} (no floor of the form NAME>=VERSION)")
+    continue
+  name, floor = match.groups()
   installed = importlib.metadata.version(name)
   print(f"{name}: declared >= {floor}, installed {installed}")
   if _release(installed) != _release(floor):

@@ -20,8 +20,8 @@ sweep of `benchmarks.train` over peak learning rates (the Fashion-MNIST sweep, p
   baseline's steps over the optimizer's, paired by seed;
 - the policy of PILOT at its tuned rate: ρ and the knobs over training.
 
-Writes DIR/lm_report.md, DIR/lm_summary.json and (unless --no-plots) PNGs: validation curves
-at the tuned rates, the learning-rate sensitivity, PILOT's policy.
+Writes DIR/lm_report.md (or --markdown), DIR/lm_summary.json and (unless --no-plots) PNGs:
+validation curves at the tuned rates, the learning-rate sensitivity, PILOT's policy.
 """
 
 from __future__ import annotations
@@ -319,6 +319,9 @@ def main(argv=None) -> None:
   parser.add_argument("--step-costs", type=Path, default=None,
                       help="benchmarks.speed.lm_step's JSON (seconds per step, one program)")  # fmt: skip
   parser.add_argument("--no-plots", action="store_true", help="tables only")
+  parser.add_argument("--markdown", type=Path, default=None,
+                      help="where the tables go (default DIR/lm_report.md); a README copies a "
+                           "snapshot from a path of its own while a sweep still adds runs")  # fmt: skip
   args = parser.parse_args(argv)
   try:
     analysis, tunings = analyse(load(args.directory), args.baseline)
@@ -327,7 +330,7 @@ def main(argv=None) -> None:
   step_costs = json.loads(args.step_costs.read_text()) if args.step_costs else None
   text = markdown(analysis, step_costs)
   print(text)
-  (args.directory / "lm_report.md").write_text(text)
+  (args.markdown or args.directory / "lm_report.md").write_text(text)
   (args.directory / "lm_summary.json").write_text(json.dumps(analysis, indent=1))
   if not args.no_plots:
     from benchmarks import lm_plots

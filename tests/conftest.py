@@ -1,8 +1,43 @@
-"""Shared fixtures: a small parameter tree with a matrix, a bias and a scalar."""
+"""Shared fixtures: a small parameter tree with a matrix, a bias and a scalar; and ``--only``,
+which runs the library's own tests or the rest (what CI runs at each set of dependency floors)."""
+
+import re
 
 import jax
 import jax.numpy as jnp
 import pytest
+
+# A test file that imports any of these needs more than the library's dependencies (jax, optax,
+# chex, numpy): the [test] extra. Found from the file's imports, so no list of files is kept.
+_NEEDS_EXTRAS = re.compile(
+  r"^\s*(?:from|import)\s+(?:benchmarks|bench_files|flax|orbax|tensorflow_datasets|matplotlib)\b",
+  re.M,
+)
+
+
+def pytest_addoption(parser):
+  parser.addoption(
+    "--only",
+    choices=["library", "extras"],
+    default=None,
+    help="library: only the test files that need nothing beyond the library's dependencies; "
+    "extras: only the others (they import flax, orbax, tensorflow_datasets, matplotlib or "
+    "benchmarks)",
+  )
+
+
+def needs_extras(path) -> bool:
+  """Whether the test file at ``path`` imports something beyond the library's dependencies."""
+  return bool(_NEEDS_EXTRAS.search(path.read_text(encoding="utf-8")))
+
+
+def pytest_ignore_collect(collection_path, config):
+  only = config.getoption("--only")
+  if (
+    only is None or collection_path.suffix != ".py" or not collection_path.name.startswith("test_")
+  ):
+    return None
+  return True if needs_extras(collection_path) == (only == "library") else None
 
 
 def make_params(key=0, dtype=jnp.float32):

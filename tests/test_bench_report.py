@@ -105,6 +105,8 @@ def test_the_report_writes_its_tables_plots_and_numbers(sweep, capsys):
     "bible_transformer_lr_sensitivity.png",
     "bible_transformer_tuned_policy.png",
   }
+  lm_report.main([str(sweep), "--no-plots", "--markdown", str(sweep / "snapshot.md")])
+  assert (sweep / "snapshot.md").read_text() == text
   with pytest.raises(SystemExit, match="no runs of the baseline 'lion'"):
     lm_report.main([str(sweep), "--baseline", "lion", "--no-plots"])
 

@@ -32,3 +32,24 @@ def test_version_has_one_source():
   pyproject = (ROOT / "pyproject.toml").read_text()
   assert not re.search(r'^version\s*=\s*"', pyproject, re.M)  # dynamic, from __version__
   assert f"## [{pilot_optax.__version__}]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_library_tests_are_told_from_the_others_by_their_imports():
+  """What `pytest --only library` runs at the library's floors (without flax, orbax, ...)."""
+  from conftest import needs_extras
+
+  tests = ROOT / "tests"
+  library = {p.name for p in tests.glob("test_*.py") if not needs_extras(p)}
+  assert {"test_pilot.py", "test_overflow.py", "test_sharding.py"} <= library
+  assert not {"test_states.py", "test_bench_lm.py", "test_docs.py"} & library
+  allowed = {"jax", "numpy", "optax", "chex", "pytest", "pilot_optax", "conftest"}
+  for name in library:
+    imported = re.findall(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", (tests / name).read_text(), re.M)
+    outside = {m for m in imported if m not in allowed and not _is_stdlib(m)}
+    assert not outside, f"{name} imports {outside}: it needs more than the library's dependencies"
+
+
+def _is_stdlib(module: str) -> bool:
+  import sys
+
+  return module in sys.stdlib_module_names or module == "__future__"
