@@ -8,11 +8,15 @@ from bench_files import write_fashion_mnist
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
-def _load(name):
-  spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+def _load_file(path: Path, name: str):
+  spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module
+
+
+def _load(name):
+  return _load_file(EXAMPLES / f"{name}.py", name)
 
 
 def test_quickstart(capsys):
@@ -51,9 +55,15 @@ def test_examples_help_and_do_not_train(tmp_path):
     assert done.returncode == 0 and "usage:" in done.stdout and "step " not in done.stdout, name
 
 
+def _readme_quickstart(text: str) -> str:
+  """.ci/check_wheel.py's definition (CI runs the same block from the installed wheel)."""
+  return _load_file(EXAMPLES.parent / ".ci" / "check_wheel.py", "check_wheel").readme_quickstart(
+    text
+  )
+
+
 def test_the_readme_quickstart_runs_on_its_own_and_learns(capsys):
-  readme = (EXAMPLES.parent / "README.md").read_text()
-  block = readme.split("## Quickstart", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+  block = _readme_quickstart((EXAMPLES.parent / "README.md").read_text())
   namespace = {}
   exec(compile(block, "README.md quickstart", "exec"), namespace)  # nothing defined beforehand
   assert float(namespace["loss"]) < 0.05  # from 13.5 at the start
