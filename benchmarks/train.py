@@ -412,7 +412,7 @@ def _add_workload_options(parser) -> None:
   parser.add_argument(
     "--epochs", type=int, default=30, help="images: epochs (the paper's: 30); one round each"
   )
-  parser.add_argument("--steps", type=int, default=1500, help="bible: training steps")
+  parser.add_argument("--steps", type=int, default=2000, help="bible: training steps")
   parser.add_argument(
     "--eval-every", type=int, default=100, help="bible: steps per round (evaluation, checkpoint)"
   )

@@ -146,3 +146,11 @@ def test_the_workloads_eval_batches_cover_each_set_once(tmp_path, corpus_dir):
     assert sum(size for _, size in slices) == len(workload.eval_arrays(name)[0])
   x, y = workload.eval_batch(workload.eval_arrays("val"), 0, 2, jnp.float32)
   np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
+
+
+def test_a_missing_bible_is_a_one_line_error_with_the_package_to_install(tmp_path):
+  with pytest.raises(SystemExit) as stopped:
+    _run(tmp_path, data_dir=tmp_path / "no-sword-here")
+  message = str(stopped.value.code)
+  assert message.startswith("error: ") and "\n" not in message
+  assert "apt-get install sword-text-web" in message
