@@ -94,6 +94,7 @@ class SeedGroup:
       jax.vmap(self._train_step, in_axes=(0, None, 0, None, 0)), donate_argnums=(0,)
     )
     self._eval_steps = {}  # one compiled eval step per batch size
+    self._targets = {}  # targets per example, by (batch size, shapes of the evaluated arrays)
 
   def _shard(self, x):
     if self.batch_sharding is None:
@@ -157,5 +158,9 @@ class SeedGroup:
     return total_loss / count, correct / count
 
   def _targets_per_example(self, arrays, size) -> int:
-    shape = jax.eval_shape(lambda a: self.workload.eval_batch(a, 0, size, self.dtype)[1], arrays)
-    return int(np.prod(shape.shape[1:], dtype=np.int64))
+    """From the shape of the batch's targets, traced once per batch size and set of arrays."""
+    key = (size, tuple(a.shape for a in arrays))
+    if key not in self._targets:
+      batch = lambda a: self.workload.eval_batch(a, 0, size, self.dtype)[1]  # noqa: E731
+      self._targets[key] = int(np.prod(jax.eval_shape(batch, arrays).shape[1:], dtype=np.int64))
+    return self._targets[key]
