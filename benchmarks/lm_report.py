@@ -38,15 +38,14 @@ import numpy as np
 from benchmarks import targets, tuning
 from benchmarks.optimizers import LABELS, listing_order
 from benchmarks.stats import paired_row
-
-NOT_RESULTS = {"lm_summary.json", "summary.json", "comparison.json"}
+from benchmarks.table import NOT_RESULTS
 
 
 def load(directory: Path) -> list[dict]:
   """The result JSONs of ``benchmarks.train`` under ``directory`` (other JSONs skipped)."""
   found = []
   for path in sorted(Path(directory).glob("*.json")):
-    if path.name in NOT_RESULTS or path.name.startswith("landscape_"):
+    if any(path.match(pattern) for pattern in NOT_RESULTS):
       continue
     record = json.loads(path.read_text())
     if isinstance(record, dict) and {"optimizer", "seed", "history", "final"} <= set(record):

@@ -65,8 +65,9 @@ NAMES = LABELS
 
 
 # JSONs that this project's own tools write beside the results: this table's summary,
-# benchmarks.lm_report's summary and benchmarks.landscape's pictures' numbers.
-NOT_RESULTS = ("summary.json", "lm_summary.json", "landscape_*.json")
+# benchmarks.lm_report's summary, benchmarks.compare_results' comparison and
+# benchmarks.landscape's pictures' numbers. The one list: benchmarks.lm_report skips them too.
+NOT_RESULTS = ("summary.json", "lm_summary.json", "comparison.json", "landscape_*.json")
 
 
 def load_results(directory: Path) -> list[dict]:
