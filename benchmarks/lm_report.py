@@ -75,11 +75,11 @@ def by_optimizer(records: list[dict]) -> dict:
 
 def tuned(runs: dict, tuning_seed: int) -> dict:
   """One optimizer's tuning: the losses by rate on the tuning seed, the best, the scoring runs."""
-  losses = {}
-  for lr, seeds in runs.items():
-    if tuning_seed in seeds:
-      value = seeds[tuning_seed]["final"][metric_of(seeds[tuning_seed])]
-      losses[lr] = value if value is not None and math.isfinite(value) else math.inf
+  losses = {
+    lr: tuning.comparable(seeds[tuning_seed]["final"][metric_of(seeds[tuning_seed])])
+    for lr, seeds in runs.items()
+    if tuning_seed in seeds
+  }
   best = tuning.best(losses)
   scoring = {s: r for s, r in runs[best].items() if s != tuning_seed}
   return dict(

@@ -30,6 +30,11 @@ def lattice_neighbours(rate: float) -> tuple[float, float]:
   return float(f"1e{exponent}"), float(f"1e{exponent + 1}")
 
 
+def comparable(loss: float | None) -> float:
+  """A final loss as tuning compares it: a missing or non-finite one as +inf (worse than any)."""
+  return loss if loss is not None and math.isfinite(loss) else math.inf
+
+
 def final_losses(directory: Path, optimizer: str, seed: int) -> dict[float, float]:
   """{peak learning rate: final validation loss} of ``optimizer``'s runs of ``seed`` (non-finite
   losses as +inf)."""
@@ -40,9 +45,8 @@ def final_losses(directory: Path, optimizer: str, seed: int) -> dict[float, floa
       continue
     if record.get("seed") != seed or "final" not in record:
       continue
-    loss = record["final"].get("val_loss")
     rate = float(record["hyperparameters"]["peak_learning_rate"])
-    losses[rate] = loss if loss is not None and math.isfinite(loss) else math.inf
+    losses[rate] = comparable(record["final"].get("val_loss"))
   return losses
 
 

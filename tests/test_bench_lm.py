@@ -65,8 +65,17 @@ def corpus_dir(tmp_path):
   return _corpus(tmp_path / "sword")
 
 
-def test_a_few_steps_on_a_tiny_corpus_lower_the_validation_loss(tmp_path, corpus_dir):
-  results = _run(tmp_path)
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+  """One uninterrupted run of pilot and adamw on the tiny corpus, shared by the tests that read it
+  (a run is most of what these tests cost)."""
+  root = tmp_path_factory.mktemp("tiny")
+  _corpus(root / "sword")
+  return root / "sword", _run(root)
+
+
+def test_a_few_steps_on_a_tiny_corpus_lower_the_validation_loss(tiny_runs):
+  _, results = tiny_runs
   for name, record in results.items():
     assert record["steps"] == 30 and [h["step"] for h in record["history"]] == [10, 20, 30]
     bpb = [h["val_bpb"] for h in record["history"]]
@@ -82,8 +91,9 @@ def test_a_few_steps_on_a_tiny_corpus_lower_the_validation_loss(tmp_path, corpus
   ]
 
 
-def test_a_stopped_text_run_resumes_to_the_same_numbers(tmp_path, corpus_dir, monkeypatch):
-  whole = _run(tmp_path / "whole", data_dir=corpus_dir, optimizer="pilot")["pilot"]
+def test_a_stopped_text_run_resumes_to_the_same_numbers(tmp_path, tiny_runs, monkeypatch):
+  corpus_dir, results = tiny_runs
+  whole = results["pilot"]
   with killed_after_first_checkpoint(monkeypatch):
     _run(tmp_path / "stopped", data_dir=corpus_dir, optimizer="pilot", resume=True)
   resumed = _run(tmp_path / "stopped", data_dir=corpus_dir, optimizer="pilot", resume=True)["pilot"]
