@@ -145,87 +145,100 @@ def analyse(records: list[dict]) -> dict:
   return result
 
 
+def _rates_markdown(entry: dict, names: dict) -> list[str]:
+  """The table of accuracy by rate, with each optimizer's best rate and good range."""
+  rates = entry["rates"]
+  lines = [
+    "Final validation accuracy (%), mean ± std over seeds (n); the best rate of each "
+    f"optimizer, and its good range: the rates within {GOOD_RANGE_POINTS} points of its best.\n",
+    "| optimizer | " + " | ".join(f"{lr:g}" for lr in rates) + " | best | good range (decades) |",
+    "|---|" + "---|" * (len(rates) + 2),
+  ]
+  for opt, row in entry["optimizers"].items():
+    cells_ = []
+    for lr in rates:
+      c = row["accuracy"].get(f"{lr:g}")
+      if c is None:
+        cells_.append("—")
+      else:
+        std = "—" if c["std"] is None else f"{c['std']:.2f}"
+        cells_.append(f"{c['mean']:.2f} ± {std} ({len(c['seeds'])})")
+    good = row["good_range"]
+    span = ", ".join(f"{lr:g}" for lr in good["rates"])
+    lines.append(
+      f"| {names.get(opt, opt)} | "
+      + " | ".join(cells_)
+      + f" | {row['best_rate']:g} | {span} ({good['decades']:.1f}) |"
+    )
+  return [*lines, ""]
+
+
+def _at_each_rate_markdown(entry: dict, names: dict) -> list[str]:
+  """One table per comparison: the paired difference at every shared rate."""
+  lines = []
+  for comparison, by_rate in entry["at_each_rate"].items():
+    a, b = comparison.split(" - ")
+    lines += [
+      f"#### {names.get(a, a)} − {names.get(b, b)} at each learning rate (paired by seed, points)\n",
+      "| peak learning rate | paired seeds | mean difference | 95% interval | p (sign-flip) |",
+      "|---|---|---|---|---|",
+    ]
+    for lr, row in by_rate.items():
+      lines.append(f"| {lr} | {len(row['seeds'])} | " + " | ".join(paired_cells(row)) + " |")
+    lines.append("")
+  return lines
+
+
+def _comparisons_markdown(
+  rows: dict, names: dict, title: str, note: str, rates_header: str, rates_cell
+) -> list[str]:
+  """A table of paired differences, a row per comparison; ``rates_cell(row)`` says its rates."""
+  lines = [
+    f"#### {title} (paired by seed, points)\n",
+    f"{note}\n",
+    f"| comparison | {rates_header} | paired seeds | mean difference | 95% interval | p (sign-flip) |",
+    "|---|---|---|---|---|---|",
+  ]
+  for comparison, row in rows.items():
+    a, b = comparison.split(" - ")
+    lines.append(
+      f"| {names.get(a, a)} − {names.get(b, b)} | {rates_cell(row)} | {len(row['seeds'])} | "
+      + " | ".join(paired_cells(row))
+      + " |"
+    )
+  return [*lines, ""]
+
+
+def _best_rates_cell(row: dict) -> str:
+  best_a, best_b = row["rates"]
+  return f"{best_a:g} vs {best_b:g}"
+
+
+def _held_out_rates_cell(row: dict) -> str:
+  chosen = "; ".join(f"{s}: {ra:g} vs {rb:g}" for s, (ra, rb) in row["rates"].items())
+  return chosen or "—"
+
+
 def markdown(analysis: dict, names: dict, epochs: dict) -> str:
+  """The sweep's tables, per dataset/architecture: accuracy by rate, the paired differences at
+  each rate, at each optimizer's best rate, and with the rate chosen without the scored seed."""
   lines = []
   for key, entry in analysis.items():
-    rates = entry["rates"]
     lines.append(f"### Learning-rate sweep, {key} ({epochs.get(key, '?')} epochs)\n")
-    lines.append(
-      "Final validation accuracy (%), mean ± std over seeds (n); the best rate of each "
-      f"optimizer, and its good range: the rates within {GOOD_RANGE_POINTS} points of its best.\n"
-    )
-    lines.append(
-      "| optimizer | " + " | ".join(f"{lr:g}" for lr in rates) + " | best | good range (decades) |"
-    )
-    lines.append("|---|" + "---|" * (len(rates) + 2))
-    for opt, row in entry["optimizers"].items():
-      cells_ = []
-      for lr in rates:
-        c = row["accuracy"].get(f"{lr:g}")
-        if c is None:
-          cells_.append("—")
-        else:
-          std = "—" if c["std"] is None else f"{c['std']:.2f}"
-          cells_.append(f"{c['mean']:.2f} ± {std} ({len(c['seeds'])})")
-      good = row["good_range"]
-      span = ", ".join(f"{lr:g}" for lr in good["rates"])
-      lines.append(
-        f"| {names.get(opt, opt)} | "
-        + " | ".join(cells_)
-        + f" | {row['best_rate']:g} | {span} ({good['decades']:.1f}) |"
-      )
-    lines.append("")
-    for comparison, by_rate in entry["at_each_rate"].items():
-      a, b = comparison.split(" - ")
-      lines.append(
-        f"#### {names.get(a, a)} − {names.get(b, b)} at each learning rate (paired by seed, points)\n"
-      )
-      lines.append(
-        "| peak learning rate | paired seeds | mean difference | 95% interval | p (sign-flip) |"
-      )
-      lines.append("|---|---|---|---|---|")
-      for lr, row in by_rate.items():
-        lines.append(f"| {lr} | {len(row['seeds'])} | " + " | ".join(paired_cells(row)) + " |")
-      lines.append("")
-    lines.append("#### At each optimizer's own best learning rate (paired by seed, points)\n")
-    lines.append(
+    lines += _rates_markdown(entry, names)
+    lines += _at_each_rate_markdown(entry, names)
+    lines += _comparisons_markdown(
+      entry["at_best_rates"], names, "At each optimizer's own best learning rate",
       "Each optimizer's best rate is chosen on the reported (test) split: this flatters every "
-      "optimizer alike, so read the difference, not the levels.\n"
-    )
-    lines.append(
-      "| comparison | best rates | paired seeds | mean difference | 95% interval | p (sign-flip) |"
-    )
-    lines.append("|---|---|---|---|---|---|")
-    for comparison, row in entry["at_best_rates"].items():
-      a, b = comparison.split(" - ")
-      best_a, best_b = row["rates"]
-      lines.append(
-        f"| {names.get(a, a)} − {names.get(b, b)} | {best_a:g} vs {best_b:g} | {len(row['seeds'])} | "
-        + " | ".join(paired_cells(row))
-        + " |"
-      )
-    lines.append("")
-    lines.append(
-      "#### Each rate chosen without the seed it is scored on (paired by seed, points)\n"
-    )
-    lines.append(
+      "optimizer alike, so read the difference, not the levels.",
+      "best rates", _best_rates_cell,
+    )  # fmt: skip
+    lines += _comparisons_markdown(
+      entry["held_out_best"], names, "Each rate chosen without the seed it is scored on",
       "Seed s is scored at each optimizer's best rate by the mean over the other seeds "
-      "(leave one seed out): no seed's own result picks the rate reported for it.\n"
-    )
-    lines.append(
-      "| comparison | rates chosen (seed: a vs b) | paired seeds | mean difference "
-      "| 95% interval | p (sign-flip) |"
-    )
-    lines.append("|---|---|---|---|---|---|")
-    for comparison, row in entry["held_out_best"].items():
-      a, b = comparison.split(" - ")
-      chosen = "; ".join(f"{s}: {ra:g} vs {rb:g}" for s, (ra, rb) in row["rates"].items())
-      lines.append(
-        f"| {names.get(a, a)} − {names.get(b, b)} | {chosen or '—'} | {len(row['seeds'])} | "
-        + " | ".join(paired_cells(row))
-        + " |"
-      )
-    lines.append("")
+      "(leave one seed out): no seed's own result picks the rate reported for it.",
+      "rates chosen (seed: a vs b)", _held_out_rates_cell,
+    )  # fmt: skip
   return "\n".join(lines)
 
 

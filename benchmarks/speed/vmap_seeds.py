@@ -72,7 +72,7 @@ def _suffix(workload: str) -> str:
   return platform if workload == "cnn" else f"{workload}_{platform}"
 
 
-def main(argv=None):
+def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
     prog="python -m benchmarks.speed.vmap_seeds",
     description=__doc__.split("\n\n")[0],
@@ -102,37 +102,32 @@ def main(argv=None):
     help="JSON of the raw numbers; default: benchmarks/results/vmap_seeds_<platform>.json (cnn), "
     "vmap_seeds_transformer_<platform>.json",
   )
-  args = parser.parse_args(argv)
-  workload, unit_steps = timed_workload(args.workload, args.data_dir, args.steps)
-  seeds = list(range(args.seeds))
+  return parser
+
+
+def _ways(workload, optimizer, seeds: list[int], steps: int) -> dict[str, list]:
+  """The two ways to train ``seeds``: one vmapped group, or a group per seed; each group with
+  its batch orders and initial keys."""
   schedule = learning_rate_schedule(1e-3, workload.total_steps)
+
+  def group(group_seeds):
+    shuffles = [np.random.default_rng(s) for s in group_seeds]
+    orders = jnp.asarray(workload.round_orders(shuffles)[:, :steps])
+    keys = jnp.stack([jax.random.key(s) for s in group_seeds])
+    return SeedGroup(workload, optimizer, group_seeds, schedule, jnp.float32), orders, keys
+
+  return {
+    f"{len(seeds)} seeds in one program (--vmap-seeds)": [group(seeds)],
+    f"{len(seeds)} seeds one after another": [group([s]) for s in seeds],
+  }
+
+
+def main(argv=None):
+  args = _parser().parse_args(argv)
+  workload, unit_steps = timed_workload(args.workload, args.data_dir, args.steps)
   data = processes.replicate(workload.train_arrays())
   optimizer = resolve(args.optimizer, workload.dataset, workload.arch)
-
-  def orders(group_seeds):
-    shuffles = [np.random.default_rng(s) for s in group_seeds]
-    return jnp.asarray(workload.round_orders(shuffles)[:, : args.steps])
-
-  def keys(group_seeds):
-    return jnp.stack([jax.random.key(s) for s in group_seeds])
-
-  ways = {
-    f"{args.seeds} seeds in one program (--vmap-seeds)": [
-      (
-        SeedGroup(workload, optimizer, seeds, schedule, jnp.float32),
-        orders(seeds),
-        keys(seeds),
-      )
-    ],
-    f"{args.seeds} seeds one after another": [
-      (
-        SeedGroup(workload, optimizer, [s], schedule, jnp.float32),
-        orders([s]),
-        keys([s]),
-      )
-      for s in seeds
-    ],
-  }
+  ways = _ways(workload, optimizer, list(range(args.seeds)), args.steps)
   print(f"timing {args.reps} repetitions of {args.steps} steps each way ...", file=sys.stderr)
   per_step = timing.time_interleaved(
     {name: interleaved_steps(groups, data, args.steps) for name, groups in ways.items()},
