@@ -77,6 +77,44 @@ def _check_grads_match(grads: optax.Updates, state: PilotState) -> None:
       )
 
 
+def _meta_step(state: PilotState, meta_grad: jax.Array, lr_phi) -> jax.Array:
+  """φ_{t+1} = φ_t - η_φ clip(∇_φ L), the meta-gradient clipped to norm 1.
+
+  φ does not move at the first step (there is no u_{t-1} to look ahead with), nor (a guard:
+  the sums already leave non-finite elements out) when the meta-gradient is not finite.
+  """
+  meta_grad = jnp.where((state.count >= 1) & jnp.isfinite(meta_grad).all(), meta_grad, 0.0)
+  meta_grad = meta_grad * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(meta_grad) + TINY))
+  return (state.phi - lr_phi * meta_grad).astype(jnp.float32)
+
+
+def _moments_and_directions(grads, state: PilotState, knobs, count, *, decays, b1, b2, eps):
+  """Steps 5 and 6 on every leaf, in float32 (or wider) whatever the leaves' dtype.
+
+  ``decays`` are (b1, b2) as arrays ordered after the sweep (``_fusion.after``). Returns the
+  directions u_t (each in its gradient's dtype), m_t and v_t (in the moments' dtypes).
+  """
+  decay1, decay2 = decays
+  inv_bc1 = 1 / bias_correction(b1, count)
+  inv_bc2 = 1 / bias_correction(b2, count)
+
+  def step_leaf(g, m, v):
+    dtype = compute_dtype(g.dtype)
+    g32 = g.astype(dtype)
+    # The direction reads the moments as stored (rounded to mu_dtype and the params'
+    # dtype): the next step's lookahead then recomputes exactly this direction, and XLA
+    # need not keep the old m, v (a copy) to recompute the unrounded ones after
+    # overwriting them.
+    m_new = (decay1.astype(dtype) * m.astype(dtype) + (1 - b1) * g32).astype(m.dtype)
+    v_new = (decay2.astype(dtype) * v.astype(dtype) + (1 - b2) * g32 * g32).astype(v.dtype)
+    m_hat = m_new.astype(dtype) * inv_bc1.astype(dtype)
+    v_hat = v_new.astype(dtype) * inv_bc2.astype(dtype)
+    u = direction(knobs.astype(dtype), m_hat, v_hat, g32, eps)
+    return u.astype(g.dtype), m_new, v_new
+
+  return _unzip3(jax.tree.map(step_leaf, grads, state.mu, state.nu), grads)
+
+
 def scale_by_pilot(
   learning_rate: optax.ScalarOrSchedule = 1e-3,
   b1: chex.Numeric = 0.9,
@@ -200,38 +238,14 @@ def scale_by_pilot(
       meta_grad = meta_gradient(
         sums["knob_gradient"], state, lr, degree=degree, policy_overrides=overrides
       )
-    # φ does not move at the first step, nor (a guard: the sums already leave non-finite
-    # elements out) when the meta-gradient is not finite.
-    meta_grad = jnp.where((state.count >= 1) & jnp.isfinite(meta_grad).all(), meta_grad, 0.0)
-    meta_grad = meta_grad * jnp.minimum(1.0, 1.0 / (jnp.linalg.norm(meta_grad) + TINY))
-    phi = (state.phi - lr_phi * meta_grad).astype(jnp.float32)
+    phi = _meta_step(state, meta_grad, lr_phi)
 
-    # 5. Moments and 6. direction, in float32 (or wider) whatever the leaves. The new m,
-    # v and g_{t-1} are made after the sweep has read the old ones, so that they are
-    # written over them in place (_fusion.after).
+    # 5. Moments and 6. direction. The new m, v and g_{t-1} are made after the sweep has
+    # read the old ones, so that they are written over them in place (_fusion.after).
     decay1, decay2, grads = _fusion.after(phi[0] + rho, b1, b2, grads)
-    inv_bc1 = 1 / bias_correction(b1, count)
-    inv_bc2 = 1 / bias_correction(b2, count)
-
-    def step_leaf(g, m, v):
-      dtype = compute_dtype(g.dtype)
-      g32 = g.astype(dtype)
-      # The direction reads the moments as stored (rounded to mu_dtype and the
-      # params' dtype): the next step's lookahead then recomputes exactly this
-      # direction, and XLA need not keep the old m, v (a copy) to recompute the
-      # unrounded ones after overwriting them.
-      m_new = (decay1.astype(dtype) * m.astype(dtype) + (1 - b1) * g32).astype(m.dtype)
-      v_new = (decay2.astype(dtype) * v.astype(dtype) + (1 - b2) * g32 * g32).astype(v.dtype)
-      u = direction(
-        knobs.astype(dtype),
-        m_new.astype(dtype) * inv_bc1.astype(dtype),
-        v_new.astype(dtype) * inv_bc2.astype(dtype),
-        g32,
-        eps,
-      )
-      return u.astype(g.dtype), m_new, v_new
-
-    directions, mu, nu = _unzip3(jax.tree.map(step_leaf, grads, state.mu, state.nu), grads)
+    directions, mu, nu = _moments_and_directions(
+      grads, state, knobs, count, decays=(decay1, decay2), b1=b1, b2=b2, eps=eps
+    )
 
     # 7. is `pilot`'s (learning rate and weight decay). 8. Bookkeeping.
     new_state = PilotState(
