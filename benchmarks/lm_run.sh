@@ -6,7 +6,7 @@
 #   1. Tuning, on seed 0: each optimizer at five peak learning rates half a decade apart around
 #      its centre (3e-3; lion 3e-4), the middle ones first; then its grid is widened
 #      (benchmarks.tuning) until its best rate, by final validation loss, is not at an edge.
-#   2. Scoring: seeds 1-3 at each optimizer's tuned rate.
+#   2. Scoring: seeds 1-3 at each optimizer's tuned rate (AdamW and the PILOTs first, Lion last).
 #   3. The tables and plots (python -m benchmarks.lm_report), from the checkout's current code.
 # One commit's code for the whole sweep: the first start records HEAD in OUT/CODE_COMMIT, and
 # every start runs that commit, checked out in a git worktree (.worktrees/), so that later edits
@@ -61,11 +61,13 @@ for name in $OPTIMIZERS; do
     train "$name" "$rate" 0
   done
 done
-for name in $OPTIMIZERS; do
-  best=$(tuning best "$name")
-  for seed in 1 2 3; do
-    train "$name" "$best" "$seed"
-  done
+# Scoring, seed by seed: AdamW and the two PILOTs first (the comparisons the verdict rests on),
+# Lion's seeds last, so that a sweep stopped early has the paired seeds that matter most.
+declare -A BEST
+for name in $OPTIMIZERS; do BEST[$name]=$(tuning best "$name"); done
+for seed in 1 2 3; do
+  for name in adamw pilot pilot_frozen; do train "$name" "${BEST[$name]}" "$seed"; done
 done
+for seed in 1 2 3; do train lion "${BEST[lion]}" "$seed"; done
 python -m benchmarks.lm_report "$OUT"
 save "tables and plots"
