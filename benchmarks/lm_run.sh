@@ -18,8 +18,8 @@
 # of the checkout do not change the code that trains. Every finished run is committed at once
 # (only OUT's files; LM_COMMIT=0: not at all). Resumable: a finished run is skipped, a stopped one
 # continues from its last evaluation's checkpoint; run the script again (in a later session too).
-# On these 2 CPU cores: 9-13 minutes a run (0.27 s a step, evaluations, checkpoints), about 33
-# runs: six hours or so, over more than one session.
+# On these 2 CPU cores: 11-15 minutes a run (0.27 s a step, evaluations, checkpoints), 32 runs:
+# seven hours or so, over more than one session.
 # Usage: bash benchmarks/lm_run.sh [DATA_DIR]   (default /usr/share/sword)
 source "$(dirname "$0")/run_common.sh"
 DATA=${1:-/usr/share/sword}
