@@ -11,7 +11,8 @@
 #      verdict rests on).
 #   3. The fifth rate of every grid (3e-2; lion 3e-3), then 1-2 again: nothing more runs unless a
 #      fifth rate moved a best.
-#   4. The tables and plots (python -m benchmarks.lm_report), from the checkout's current code.
+#   4. The tables and plots (python -m benchmarks.lm_report), from the checkout's current code,
+#      with the step costs of results/lm_step_cpu.json (python -m benchmarks.speed.lm_step).
 # The order changes when a run is made, never which runs make up the sweep.
 # One commit's code for the whole sweep: the first start records HEAD in OUT/CODE_COMMIT, and
 # every start runs that commit, checked out in a git worktree (.worktrees/), so that later edits
@@ -88,5 +89,5 @@ score
 grid 4
 widen
 score
-python -m benchmarks.lm_report "$OUT"
+python -m benchmarks.lm_report "$OUT" --step-costs benchmarks/results/lm_step_cpu.json
 save "tables and plots"
