@@ -1,9 +1,11 @@
-"""End-of-epoch checkpoints of a training run (orbax), so that a stopped run continues.
+"""End-of-round checkpoints of a training run (orbax), so that a stopped run continues.
 
-A run's checkpoints live in ``OUT/checkpoints/<run>/epoch_<N>``: the arrays of the train
+A round is an epoch (images) or ``--eval-every`` steps (text). A run's checkpoints live in
+``OUT/checkpoints/<run>/epoch_<N>`` (images) or ``step_<S>`` (text: S = N x eval-every, the
+steps done; ``round_<N>`` is read too): the arrays of the train
 state (model parameters and statistics, optimizer state; every seed of the run along their
 leading axis) saved with orbax, and ``progress.json`` beside them with the history recorded so
-far. Only the latest epoch is kept; a finished run's directory is removed. Process 0 alone
+far. Only the latest round is kept; a finished run's directory is removed. Process 0 alone
 reads and writes them (:mod:`benchmarks.processes`), so the hosts need no shared file system.
 """
 
@@ -32,35 +34,43 @@ def _checkpointer() -> ocp.Checkpointer:
   return ocp.Checkpointer(handler, multiprocessing_options=_ONLY_THIS_PROCESS)
 
 
-def _epochs(directory: Path) -> list[int]:
+def _saved(directory: Path) -> list[tuple[int, Path]]:
+  """The checkpoint folders ``<unit>_<number>`` under ``directory``, in the order they were made
+  (the number counts epochs or steps, and grows with the round)."""
   if not directory.is_dir():
     return []
-  found = (p.name.removeprefix("epoch_") for p in directory.glob("epoch_*"))
-  return sorted(int(e) for e in found if e.isdigit())
+  found = []
+  for path in directory.iterdir():
+    unit, _, number = path.name.rpartition("_")
+    if path.is_dir() and unit and number.isdigit():
+      found.append((int(number), path))
+  return sorted(found)
 
 
-def save(directory: Path, epoch: int, leaves: list[np.ndarray], progress: dict) -> None:
-  """Writes epoch ``epoch`` (host arrays and a JSON-able progress record), drops older ones."""
-  path = directory / f"epoch_{epoch}"
+def save(directory: Path, round_index: int, leaves: list[np.ndarray], progress: dict,
+         name: str | None = None) -> None:  # fmt: skip
+  """Writes round ``round_index`` (host arrays and a JSON-able progress record) into the folder
+  ``name`` (``epoch_<N>``, ``step_<S>``; default ``round_<N>``), and drops older rounds."""
+  path = directory / (name or f"round_{round_index}")
   if path.exists():
     shutil.rmtree(path)
   directory.mkdir(parents=True, exist_ok=True)
   _checkpointer().save(path.absolute(), {f"{i:05d}": x for i, x in enumerate(leaves)})
-  (path / "progress.json").write_text(json.dumps(progress))
-  for older in _epochs(directory):
-    if older < epoch:
-      shutil.rmtree(directory / f"epoch_{older}")
+  (path / "progress.json").write_text(json.dumps(progress | {"round": round_index}))
+  for _, older in _saved(directory):
+    if older != path:
+      shutil.rmtree(older)
 
 
 def latest(directory: Path) -> tuple[int, list[np.ndarray], dict] | None:
-  """(epoch, leaves, progress) of the latest complete checkpoint, or None."""
-  for epoch in reversed(_epochs(directory)):
-    path = directory / f"epoch_{epoch}"
+  """(round index, leaves, progress) of the latest complete checkpoint, or None."""
+  for number, path in reversed(_saved(directory)):
     if not (path / "progress.json").exists():
       continue  # interrupted while writing
     restored = _checkpointer().restore(path.absolute())
     leaves = [np.asarray(restored[k]) for k in sorted(restored)]
-    return epoch, leaves, json.loads((path / "progress.json").read_text())
+    progress = json.loads((path / "progress.json").read_text())
+    return int(progress.pop("round", number)), leaves, progress
   return None
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from benchmarks.colours import LINE_STYLES, PALETTE
 from benchmarks.optimizers import LABELS
+from benchmarks.table import LEARNED_VS_FROZEN, POLICY_FIELDS
 
 
 def _pyplot():
@@ -102,33 +103,48 @@ def plot_sensitivity(analysis: dict, path: Path) -> Path:
   return path
 
 
-def plot_policy(tunings: dict, path: Path) -> Path | None:
-  """ρ and the knobs over training of each PILOT variant at its tuned rate, seeds as thin lines."""
+def policy_figure(tunings: dict):
+  """The figure of :func:`plot_policy`, or None when no run recorded a policy.
+
+  Each panel spans its knob's whole range (ρ in [-1, 1], p_m and p_s in [0, 1], p_v in [0, ½]),
+  so that knobs that barely move look as still as they are; its title says how far they moved.
+  """
   with_policy = {
-    n: t for n, t in tunings.items() if any(r.get("policy") for r in t["scoring"].values())
-  }
+    n: t for n, t in tunings.items()
+    if n in LEARNED_VS_FROZEN and any(r.get("policy") for r in t["scoring"].values())
+  }  # fmt: skip
   if not with_policy:
     return None
   plt = _pyplot()
-  fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
-  titles = {"rho": "ρ (agreement)", "pm": "p_m (momentum)", "pv": "p_v (variance power)",
-            "ps": "p_s (sign compression)"}  # fmt: skip
+  fig, axes = plt.subplots(1, len(POLICY_FIELDS), figsize=(15, 3.6))
+  moved = dict.fromkeys((knob for knob, _, _ in POLICY_FIELDS), 0.0)
   for k, (name, t) in enumerate(with_policy.items()):
     for seed, run in sorted(t["scoring"].items()):
       steps = [p["step"] for p in run["policy"]]
-      for ax, knob in zip(axes, titles, strict=True):
+      for ax, (knob, _, _) in zip(axes, POLICY_FIELDS, strict=True):
+        values = [p[knob] for p in run["policy"]]
+        moved[knob] = max(moved[knob], max(values) - min(values))
         label = f"{LABELS.get(name, name)}" if seed == min(t["scoring"]) else None
-        ax.plot(
-          steps, [p[knob] for p in run["policy"]], lw=0.9, alpha=0.8, label=label, **_style(k)
-        )
-  for ax, title in zip(axes, titles.values(), strict=True):
-    ax.set(title=title, xlabel="step")
+        ax.plot(steps, values, lw=0.9, alpha=0.8, label=label, **_style(k))
+  for ax, (knob, label, whole_range) in zip(axes, POLICY_FIELDS, strict=True):
+    ax.set(title=f"{label}: moves by at most {moved[knob]:.3f}", xlabel="step", ylim=whole_range)
+    ax.title.set_fontsize(10)
     ax.grid(alpha=0.3)
   axes[0].axhline(0, color="grey", lw=0.6)
   axes[0].legend(fontsize=8)
+  fig.suptitle("PILOT's policy at its tuned rate, each knob on its whole range", fontsize=11)
   fig.tight_layout()
+  return fig
+
+
+def plot_policy(tunings: dict, path: Path) -> Path | None:
+  """ρ and the knobs over training of PILOT and its frozen policy at their tuned rates, seeds as
+  thin lines, each knob on its whole range (:func:`policy_figure`)."""
+  fig = policy_figure(tunings)
+  if fig is None:
+    return None
   fig.savefig(path, dpi=120)
-  plt.close(fig)
+  _pyplot().close(fig)
   return path
 
 

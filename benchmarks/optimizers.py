@@ -22,6 +22,23 @@ part of ``--optimizer all``, which stays the paper's six):
 | pilot_frozen      | η_φ = 0: the knobs stay at their initial "near Adam" values (p_m ≈ 0.802, p_v ≈ 0.476, p_s ≈ 0.119) |
 | pilot_fast_policy | η_φ ten times the paper's value for the configuration |
 
+Where does the frozen policy's gain come from? Its knobs are three constants, so it is compared
+with its named relatives and taken apart one knob at a time (the language-model follow-up,
+``benchmarks/lm_followup_run.sh``):
+
+| entry                | what it is |
+|---|---|
+| nadamw               | optax.nadamw (Nesterov momentum: n ≈ 0.9·m̂ + 0.1·g), AdamW's settings |
+| pilot_pm             | AdamW but p_m = σ(1.4) ≈ 0.802 (QHAdam with ν ≈ 0.8): p_v, p_s pinned at Adam's ½, 0 |
+| pilot_pv             | AdamW but p_v = ½σ(3) ≈ 0.476 (the step divides by v̂^0.476): p_m, p_s at Adam's 1, 0 |
+| pilot_ps             | AdamW but p_s = σ(−2) ≈ 0.119 (|n|^0.881 sign n): p_m, p_v at Adam's 1, ½ |
+| adamw_wd_pilot       | AdamW at PILOT's weight decay, 1e-4 |
+| pilot_frozen_wd_adamw | the frozen policy at AdamW's weight decay, 1e-2 |
+
+The three one-knob variants are ``pilot(lr_phi=0, policy_overrides=...)`` at AdamW's weight
+decay, so that each differs from AdamW in that one knob only; all three pinned at Adam's values
+would be AdamW itself (tested).
+
 The learning rate follows the protocol's schedule (cosine decay per step, with a
 3-epoch linear warm-up for ResNet-18), scaled to each optimizer's peak.
 """
@@ -30,11 +47,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import optax
-import optax.contrib
-
-from pilot_optax import pilot
+if TYPE_CHECKING:  # optax (and JAX) load when an optimizer is built, not when the registry is read
+  import optax
 
 # The paper's configuration-specific selections for PILOT: (gamma, lr_phi, degree).
 PILOT_TUNED = {
@@ -64,6 +80,7 @@ class Entry:
   lr_phi_factor: float | None = None
   needs_objective: bool = False
   ablation: bool = False
+  policy_overrides: dict | None = None
 
   @property
   def is_pilot(self) -> bool:
@@ -72,25 +89,59 @@ class Entry:
 
 
 def _pilot(schedule, hp, mask):
+  from pilot_optax import pilot
+
   return pilot(
     schedule, weight_decay=hp["weight_decay"], gamma=hp["gamma"], lr_phi=hp["lr_phi"],
-    degree=hp["degree"], mask=mask,
+    degree=hp["degree"], mask=mask, policy_overrides=hp.get("policy_overrides"),
   )  # fmt: skip
+
+
+def _one_knob(knob: str) -> Entry:
+  """AdamW with one of PILOT's frozen knobs switched on: the other two pinned at Adam's values."""
+  adam_knobs = {"pm": 1.0, "pv": 0.5, "ps": 0.0}
+  del adam_knobs[knob]
+  label = {"pm": "p_m alone (QHAdam-like)", "pv": "p_v alone", "ps": "p_s alone"}[knob]
+  return Entry(label, 1e-3, 1e-2, _pilot, lr_phi_factor=0.0, ablation=True,
+               policy_overrides=adam_knobs)  # fmt: skip
+
+
+def _optax(name: str, **fixed) -> Callable:
+  """The builder of optax's optimizer ``name`` (``optax.contrib`` for sophia), with ``fixed`` and
+  the weight decay when the entry has one."""
+
+  def build(schedule, hp, mask):
+    import optax
+    import optax.contrib
+
+    make = getattr(optax.contrib, name) if name == "sophia" else getattr(optax, name)
+    if hp["weight_decay"] == 0:
+      return make(schedule, **fixed)
+    mask_name = "weight_decay_mask" if name == "sophia" else "mask"
+    return make(schedule, weight_decay=hp["weight_decay"], **{mask_name: mask}, **fixed)
+
+  return build
 
 
 REGISTRY: dict[str, Entry] = {
   "pilot": Entry("PILOT", 1e-3, 1e-4, _pilot, lr_phi_factor=1.0),
-  "adam": Entry("Adam", 1e-3, 0.0, lambda s, hp, mask: optax.adam(s)),
-  "adamw": Entry("AdamW", 1e-3, 1e-2, lambda s, hp, mask: optax.adamw(s, weight_decay=hp["weight_decay"], mask=mask)),
-  "lion": Entry("Lion", 1e-4, 1e-2, lambda s, hp, mask: optax.lion(s, weight_decay=hp["weight_decay"], mask=mask)),
-  "adabelief": Entry("AdaBelief", 1e-3, 0.0, lambda s, hp, mask: optax.adabelief(s)),
+  "adam": Entry("Adam", 1e-3, 0.0, _optax("adam")),
+  "adamw": Entry("AdamW", 1e-3, 1e-2, _optax("adamw")),
+  "lion": Entry("Lion", 1e-4, 1e-2, _optax("lion")),
+  "adabelief": Entry("AdaBelief", 1e-3, 0.0, _optax("adabelief")),
   "sophia": Entry(
     "Sophia", 2e-4, 1e-4,
-    lambda s, hp, mask: optax.contrib.sophia(s, weight_decay=hp["weight_decay"], weight_decay_mask=mask),
+    _optax("sophia"),
     needs_objective=True,
   ),
   "pilot_frozen": Entry("PILOT, frozen policy", 1e-3, 1e-4, _pilot, lr_phi_factor=0.0, ablation=True),
   "pilot_fast_policy": Entry("PILOT, 10× η_φ", 1e-3, 1e-4, _pilot, lr_phi_factor=10.0, ablation=True),
+  "nadamw": Entry("NAdamW", 1e-3, 1e-2, _optax("nadamw"), ablation=True),
+  "pilot_pm": _one_knob("pm"),
+  "pilot_pv": _one_knob("pv"),
+  "pilot_ps": _one_knob("ps"),
+  "adamw_wd_pilot": Entry("AdamW, wd 1e-4", 1e-3, 1e-4, _optax("adamw"), ablation=True),
+  "pilot_frozen_wd_adamw": Entry("PILOT frozen, wd 1e-2", 1e-3, 1e-2, _pilot, lr_phi_factor=0.0, ablation=True),
 }  # fmt: skip
 # Every name `--optimizer` accepts, in the order tables list them; 'all' is the paper's six.
 ALL_NAMES = tuple(REGISTRY)
@@ -129,6 +180,8 @@ def resolve(name: str, dataset: str, arch: str, peak_lr: float | None = None) ->
   if entry.is_pilot:
     tuned = PILOT_TUNED[(dataset, arch)]
     hp |= tuned | {"lr_phi": tuned["lr_phi"] * entry.lr_phi_factor}
+    if entry.policy_overrides:
+      hp["policy_overrides"] = dict(entry.policy_overrides)
   return Resolved(name, entry, hp)
 
 
@@ -149,6 +202,8 @@ def parse_names(names: str) -> list[str]:
 
 def learning_rate_schedule(peak: float, total_steps: int, warmup_steps: int = 0) -> optax.Schedule:
   """Cosine decay to 0 over `total_steps`, after `warmup_steps` of linear warm-up."""
+  import optax
+
   if warmup_steps:
     return optax.warmup_cosine_decay_schedule(0.0, peak, warmup_steps, total_steps, end_value=0.0)
   return optax.cosine_decay_schedule(peak, total_steps)

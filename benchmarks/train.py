@@ -30,7 +30,12 @@ the file and what differs.
 
 from __future__ import annotations
 
-import argparse
+if __name__ == "__main__":
+  # --help and argument errors answer before JAX, Flax and the data loaders load (seconds).
+  from benchmarks.train_args import parse_args as _parse_args
+
+  _ARGS = _parse_args()
+
 import dataclasses
 import json
 import sys
@@ -45,10 +50,12 @@ from tqdm.auto import tqdm
 
 from benchmarks import checkpoints, processes, records, trajectories
 from benchmarks.data import DataError, Dataset, load_dataset
-from benchmarks.optimizers import REGISTRY, Resolved, learning_rate_schedule, parse_names, resolve
+from benchmarks.optimizers import REGISTRY, Resolved, learning_rate_schedule, resolve
 from benchmarks.seeds import SeedGroup, TrainState
+from benchmarks.sizes import TransformerSize
 from benchmarks.text import load_bible
-from benchmarks.workloads import ImageWorkload, TextWorkload, TransformerSize, Workload
+from benchmarks.train_args import parse_args
+from benchmarks.workloads import ImageWorkload, TextWorkload, Workload
 
 LOSS_VARIANCE_DEFINITION = "population variance of the per-batch training loss over the final round"
 
@@ -174,7 +181,8 @@ def train_workload(
       break
     if checkpoint_dir is not None and processes.is_writer() and round_index < workload.rounds:
       state = dict(progress=[dataclasses.asdict(p) for p in progress], setup=run.setup)
-      checkpoints.save(checkpoint_dir, round_index, checkpoints.to_leaves(run.group.state), state)
+      leaves, folder = checkpoints.to_leaves(run.group.state), _round_name(workload, round_index)
+      checkpoints.save(checkpoint_dir, round_index, leaves, state, folder)
   settings = workload.settings() | dict(
     precision=precision,
     num_params=run.group.num_params,
@@ -255,6 +263,11 @@ def _train_steps(run: _Run, orders, round_index: int, snapshots):
       bar.set_postfix(loss=f"{float(processes.to_host(losses[i - 50]).mean()):.4f}")
   losses = np.stack([processes.to_host(x) for x in losses], axis=1).astype(np.float64)
   return losses, [(step, processes.to_host(p)) for step, p in policies]
+
+
+def _round_name(workload: Workload, round_index: int) -> str:
+  """A round's checkpoint folder: ``epoch_3`` (images), ``step_300`` (text, the steps done)."""
+  return f"{workload.round_key}_{workload.round_value(round_index)}"
 
 
 def _resume(group, checkpoint_dir, setup, seeds, name) -> tuple[int, list[SeedProgress]]:
@@ -340,8 +353,7 @@ def _report(progress: SeedProgress, run: _Run, round_index: int, num_seeds, seco
     return
   _say(
     f"[{workload.dataset}/{workload.arch}/{name} seed {progress.seed}] {where}/"
-    f"{workload.round_value(workload.rounds)}: train loss {progress.history[-1]['train_loss']:.4f}"
-    f"  {workload.summary(progress.history[-1], seconds, num_seeds)}"
+    f"{workload.round_value(workload.rounds)}: {workload.summary(progress.history[-1], seconds, num_seeds)}"
   )
 
 
@@ -389,186 +401,6 @@ def write_final_state(directory: Path, name: str, state, k: int) -> Path:
   return path
 
 
-def _add_workload_options(parser) -> None:
-  """What is trained: the data, the network, the optimizers and the schedule's length."""
-  parser.add_argument(
-    "--dataset",
-    required=True,
-    choices=["fashionmnist", "cifar10", "bible"],
-    help="the data: two image sets, or the World English Bible as bytes (benchmarks.text)",
-  )
-  parser.add_argument(
-    "--arch",
-    required=True,
-    choices=["cnn", "resnet18", "transformer"],
-    help="the network: cnn, resnet18 for images; transformer for bible",
-  )
-  parser.add_argument(
-    "--optimizer",
-    required=True,
-    help="comma list of pilot,adam,adamw,lion,adabelief,sophia and the ablations "
-    "pilot_frozen,pilot_fast_policy; 'all' is the paper's six",
-  )
-  parser.add_argument(
-    "--epochs", type=int, default=30, help="images: epochs (the paper's: 30); one round each"
-  )
-  parser.add_argument("--steps", type=int, default=2000, help="bible: training steps")
-  parser.add_argument(
-    "--eval-every", type=int, default=100, help="bible: steps per round (evaluation, checkpoint)"
-  )
-  size = TransformerSize()
-  for field in dataclasses.fields(size):
-    parser.add_argument(
-      f"--{field.name}",
-      type=int,
-      default=getattr(size, field.name),
-      help=f"transformer: {field.name}",
-    )
-  parser.add_argument(
-    "--valid-bytes",
-    type=int,
-    default=262_144,
-    help="bible: predicted bytes of the fixed validation windows (and of the training slice)",
-  )
-  parser.add_argument(
-    "--peak-lr",
-    default=None,
-    help="peak learning rate(s) replacing each optimizer's documented one: a value or a comma "
-    "list run one after another (a sweep); a value other than the default goes into the result's "
-    "file name (..._lr0.003_seed0.json), so one --out holds the whole sweep",
-  )
-
-
-def _add_recording_options(parser) -> None:
-  """What a run records, its seeds, data folder and precision."""
-  parser.add_argument(
-    "--trajectory-every",
-    type=int,
-    default=0,
-    help="save each run's parameters every K steps, at every epoch's end and before the first "
-    "step, under OUT/trajectories/<run>/ (for benchmarks.landscape); costs 4 bytes a parameter "
-    "a snapshot: the 0.8M-parameter cnn, 5 epochs at K=25, ~100 snapshots, ~330 MB a run. "
-    "0: off",
-  )
-  parser.add_argument("--seeds", default="0,1,2", help="comma list of integers")
-  parser.add_argument(
-    "--data-dir",
-    default=None,
-    help="local original files; images default to tensorflow-datasets, bible to /usr/share/sword",
-  )
-  parser.add_argument(
-    "--precision",
-    choices=["fp32", "bf16"],
-    default="fp32",
-    help="compute dtype (parameters stay float32)",
-  )
-  parser.add_argument(
-    "--batch-size", type=int, default=None, help="global batch size (default: images 128, bible 32)"
-  )
-  parser.add_argument(
-    "--policy-every", type=int, default=10, help="record PILOT's policy every N steps"
-  )
-
-
-def _add_run_options(parser) -> None:
-  """Where results go, how seeds run, resuming, and several processes."""
-  parser.add_argument("--out", required=True, help="directory for the result JSONs")
-  parser.add_argument(
-    "--vmap-seeds",
-    action="store_true",
-    help="train all seeds of an optimizer in one jitted program (vmapped), not one after another",
-  )
-  parser.add_argument(
-    "--resume",
-    action="store_true",
-    help="skip (optimizer, seed) runs whose JSON exists with the same set-up (epochs, data, "
-    "batch, precision, hyperparameters; another set-up is an error); continue unfinished ones "
-    "from their last end-of-epoch checkpoint under OUT/checkpoints/ (written after every epoch)",
-  )
-  parser.add_argument(
-    "--overwrite",
-    action="store_true",
-    help="replace result JSONs (and remove checkpoints) that exist under OUT for the runs asked "
-    "for; without it (or --resume) an existing result or checkpoint is an error, so that a rerun "
-    "with another set-up cannot silently replace one",
-  )
-  parser.add_argument(
-    "--train-size", type=int, default=None, help="train on the first N training images only"
-  )
-  parser.add_argument(
-    "--final-state",
-    default=None,
-    help="directory for each run's final parameters (and PILOT's rho, phi) as .npz",
-  )
-  parser.add_argument("--coordinator", default=None, help="HOST:PORT of process 0 (several hosts)")
-  parser.add_argument("--num-processes", type=int, default=None)
-  parser.add_argument("--process-id", type=int, default=None)
-
-
-def parse_args(argv=None):
-  parser = argparse.ArgumentParser(
-    prog="python -m benchmarks.train",
-    description=__doc__.split("\n\n")[0],
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-  )
-  _add_workload_options(parser)
-  _add_recording_options(parser)
-  _add_run_options(parser)
-  args = parser.parse_args(argv)
-  try:
-    args.optimizers = parse_names(args.optimizer)
-  except ValueError as e:
-    parser.error(str(e))
-  try:
-    args.seed_list = [int(s) for s in args.seeds.split(",") if s.strip()]
-  except ValueError:
-    parser.error(f"--seeds: expected a comma list of integers such as 0,1,2; got {args.seeds!r}.")
-  _check_workload_args(parser, args)
-  if not args.seed_list:
-    parser.error("--seeds must not be empty.")
-  if len(set(args.seed_list)) != len(args.seed_list):
-    parser.error(f"--seeds: each seed once; got {args.seeds!r}.")
-  try:
-    args.peak_lrs = (
-      [None] if args.peak_lr is None else [float(x) for x in args.peak_lr.split(",") if x.strip()]
-    )
-  except ValueError:
-    parser.error(
-      f"--peak-lr: expected a number or a comma list such as 3e-4,1e-3; got {args.peak_lr!r}."
-    )
-  if not args.peak_lrs or any(lr is not None and not 0 < lr < float("inf") for lr in args.peak_lrs):
-    parser.error(
-      f"--peak-lr: each learning rate must be a finite number > 0; got {args.peak_lr!r}."
-    )
-  if args.trajectory_every < 0:
-    parser.error(f"--trajectory-every must be >= 0 (0: off); got {args.trajectory_every}.")
-  if args.train_size is not None and args.train_size < 1:
-    parser.error(f"--train-size must be >= 1; got {args.train_size}.")
-  if args.resume and args.overwrite:
-    parser.error("--resume keeps what exists, --overwrite replaces it: pass one of them.")
-  multi = (args.coordinator, args.num_processes, args.process_id)
-  if any(x is not None for x in multi) and any(x is None for x in multi):
-    parser.error("--coordinator, --num-processes and --process-id go together.")
-  if args.num_processes is not None and not 0 <= args.process_id < args.num_processes:
-    parser.error(f"--process-id must lie in [0, {args.num_processes}); got {args.process_id}.")
-  return args
-
-
-def _check_workload_args(parser, args) -> None:
-  text = args.dataset == "bible"
-  if text != (args.arch == "transformer"):
-    parser.error("--arch transformer goes with --dataset bible, and only with it.")
-  if args.batch_size is None:
-    args.batch_size = 32 if text else 128
-  counts = ["epochs", "batch_size", "policy_every", "steps", "eval_every", "valid_bytes"]
-  counts += [f.name for f in dataclasses.fields(TransformerSize)]
-  small = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in counts if getattr(args, k) < 1]
-  if small:
-    parser.error(f"{', '.join(small)}: each must be >= 1.")
-  if text and args.steps % args.eval_every:
-    parser.error(f"--steps {args.steps} must be a multiple of --eval-every {args.eval_every}.")
-
-
 def build_workload(args) -> Workload:
   """The workload that ``args`` ask for, its data read (exits with the data's error)."""
   try:
@@ -607,8 +439,9 @@ def _describe(workload: Workload) -> str:
   return f"{d.name}: {len(d.train_labels)} train / {len(d.test_labels)} validation images"
 
 
-def main(argv=None):
-  args = parse_args(argv)
+def main(argv=None, args=None):
+  """Runs the command line ``argv`` (or the already parsed ``args``)."""
+  args = parse_args(argv) if args is None else args
   processes.initialize(args.coordinator, args.num_processes, args.process_id)
   command = records.command_line("benchmarks.train", argv)
   workload = build_workload(args)
@@ -732,4 +565,4 @@ def _check_checkpoint(args, directory: Path) -> None:
 
 
 if __name__ == "__main__":
-  main()
+  main(args=_ARGS)

@@ -38,6 +38,7 @@ from flax import nnx
 from benchmarks.data import Dataset
 from benchmarks.models import ByteTransformer, build_model, decayed
 from benchmarks.seeds import epoch_orders, preprocess
+from benchmarks.sizes import TransformerSize
 from benchmarks.text import Corpus
 
 WARMUP_EPOCHS = {"cnn": 0, "resnet18": 3}
@@ -90,7 +91,8 @@ class Workload:
     raise NotImplementedError
 
   def summary(self, entry: dict, seconds: float, num_seeds: int) -> str:
-    """A history entry's evaluation and the round's throughput, for the progress line."""
+    """A history entry's training loss, evaluation and the round's throughput, for the progress
+    line, every loss in the unit its evaluation uses."""
     raise NotImplementedError
 
   @property
@@ -164,7 +166,7 @@ class ImageWorkload(Workload):
 
   def summary(self, entry, seconds, num_seeds):
     images = num_seeds * self.steps_per_round * self.batch_size
-    return (f"val loss {entry['val_loss']:.4f}  val acc {100 * entry['val_accuracy']:.2f}%  "
+    return (f"train loss {entry['train_loss']:.4f}  val loss {entry['val_loss']:.4f}  val acc {100 * entry['val_accuracy']:.2f}%  "
             f"{seconds:.1f}s ({images / seconds:.0f} img/s)")  # fmt: skip
 
   def setup(self):
@@ -180,16 +182,6 @@ class ImageWorkload(Workload):
       warmup_steps=self.warmup_steps,
       train_size=len(self.data.train_labels),
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class TransformerSize:
-  """The byte transformer's shape (`benchmarks.models.ByteTransformer`)."""
-
-  context: int = 128
-  width: int = 128
-  depth: int = 4
-  heads: int = 4
 
 
 class TextWorkload(Workload):
@@ -267,7 +259,8 @@ class TextWorkload(Workload):
 
   def summary(self, entry, seconds, num_seeds):
     tokens = num_seeds * self.steps_per_round * self.batch_size * self.size.context
-    return (f"val {entry['val_bpb']:.4f} bpb  train slice {entry['train_slice_bpb']:.4f} bpb  "
+    train_bpb = entry["train_loss"] / math.log(2)  # the loss is in nats, evaluations in bits
+    return (f"train {train_bpb:.4f} bpb  val {entry['val_bpb']:.4f} bpb  train slice {entry['train_slice_bpb']:.4f} bpb  "
             f"{seconds:.1f}s ({tokens / seconds:.0f} bytes/s)")  # fmt: skip
 
   def setup(self):

@@ -4,6 +4,7 @@ Only concrete numbers are checked: inside `optax.inject_hyperparams` the
 hyperparameters arrive as traced arrays, and schedules are callables.
 """
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,38 +59,45 @@ def check_range(
   high_open: bool = False,
   schedule_ok: bool = False,
 ) -> None:
-  """Raises ValueError unless ``low <= value <= high`` (``< high`` if open).
+  """Raises ValueError unless ``value`` is finite and ``low <= value <= high`` (``< high`` if open).
 
-  Raises TypeError (from :func:`check_type`) for a value that is not a number,
-  or a schedule where ``schedule_ok``.
+  Every hyperparameter must be finite: an infinite one (``optax.adamw`` takes ``inf``) would turn
+  the parameters into NaN at the first step. Raises TypeError (from :func:`check_type`) for a
+  value that is not a number, or a schedule where ``schedule_ok``.
   """
   check_type(name, value, schedule_ok=schedule_ok)
   x = concrete(value)
   if x is None:
     return
   above = x >= high if high_open else x > high
-  if not x >= low or above:  # `not >=` also catches NaN.
-    bracket = ")" if high_open else "]"
-    raise ValueError(f"{name} must lie in [{low}, {high}{bracket}; got {value!r}.")
+  if math.isfinite(x) and x >= low and not above:
+    return
+  if math.isinf(high):
+    allowed = f"a finite number >= {low}"
+  else:
+    allowed = f"a finite number in [{low}, {high}{')' if high_open else ']'}"
+  raise ValueError(f"{name} must be {allowed}; got {value!r}.")
 
 
 def check_degree(degree: Any) -> int:
   """``degree`` as a Python int; TypeError unless it is an integer (bools excluded), ValueError if < 1.
 
   Python ints and NumPy integer scalars are accepted (``np.int64(2)`` is an
-  integer); a traced value is not, since the degree sets the size of φ.
+  integer); a JAX array is not, since the degree sets the size of φ. Only for
+  a JAX array (what ``optax.inject_hyperparams`` passes, concrete or traced)
+  does the message add advice about ``static_args``.
   """
   is_integer = isinstance(degree, int | np.integer) and not isinstance(degree, bool | np.bool_)
-  if not is_integer:
+  what = "degree must be an integer >= 1 (it sets the size of phi)"
+  if isinstance(degree, jax.Array):
     raise TypeError(
-      f"degree must be an integer >= 1 (it sets the size of phi); got {type(degree).__name__}"
-      f" {degree!r}. Under optax.inject_hyperparams, pass static_args=('degree',)."
+      f"{what}; got a JAX array {degree!r}. Under optax.inject_hyperparams, which passes"
+      " hyperparameters as arrays, pass static_args=('degree',)."
     )
+  if not is_integer:
+    raise TypeError(f"{what}; got {type(degree).__name__} {degree!r}.")
   if degree < 1:
-    raise ValueError(
-      f"degree must be an integer >= 1 (it sets the size of phi); got {degree!r}."
-      " Under optax.inject_hyperparams, pass static_args=('degree',)."
-    )
+    raise ValueError(f"{what}; got {degree!r}.")
   return int(degree)
 
 

@@ -94,8 +94,14 @@ def test_a_few_steps_on_a_tiny_corpus_lower_the_validation_loss(tiny_runs):
 def test_a_stopped_text_run_resumes_to_the_same_numbers(tmp_path, tiny_runs, monkeypatch):
   corpus_dir, results = tiny_runs
   whole = results["pilot"]
-  with killed_after_first_checkpoint(monkeypatch):
+  folders = []
+
+  def look():  # a text run counts steps: its checkpoint is named by the steps done
+    folders.extend(p.name for p in (tmp_path / "stopped" / "out" / "checkpoints").glob("*/*"))
+
+  with killed_after_first_checkpoint(monkeypatch, look):
     _run(tmp_path / "stopped", data_dir=corpus_dir, optimizer="pilot", resume=True)
+  assert folders == ["step_10"]
   resumed = _run(tmp_path / "stopped", data_dir=corpus_dir, optimizer="pilot", resume=True)["pilot"]
 
   def numbers(record):

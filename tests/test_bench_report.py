@@ -125,3 +125,17 @@ def test_compare_results_finds_a_changed_number(tmp_path, capsys):
   with pytest.raises(SystemExit) as stopped:
     compare_results.main([str(before), str(after)])
   assert stopped.value.code == 1 and "| a | NO | history |" in capsys.readouterr().out
+
+
+def test_the_policy_plot_draws_each_knob_on_its_whole_range():
+  from benchmarks import lm_plots
+
+  policy = [dict(step=s, rho=0.01 * s, pm=0.802, pv=0.4760 + 1e-4 * s, ps=0.119) for s in (10, 20)]
+  tunings = {
+    "pilot": {"best": 3e-3, "scoring": {1: {"policy": policy}}},
+    "pilot_pm": {"best": 1e-2, "scoring": {1: {"policy": policy}}},  # pinned: not drawn
+  }
+  fig = lm_plots.policy_figure(tunings)
+  assert [ax.get_ylim() for ax in fig.axes] == [(-1.0, 1.0), (0.0, 1.0), (0.0, 0.5), (0.0, 1.0)]
+  assert "moves by at most 0.001" in fig.axes[2].get_title()
+  assert [line.get_label() for line in fig.axes[1].lines] == ["PILOT"]

@@ -359,11 +359,26 @@ def test_state_dtypes_stable_inside_lax_cond(params):
     (dict(policy_overrides={"pv": 0.7}), "pv"),
     (dict(policy_overrides={"pm": -0.1}), "pm"),
     (dict(policy_overrides=[("pm", 1.0)]), "policy_overrides"),
+    # Infinite values: optax.adamw takes them and its parameters become NaN; we refuse them.
+    (dict(learning_rate=float("inf")), "learning_rate"),
+    (dict(eps=float("inf")), "eps"),
+    (dict(lr_phi=float("inf")), "lr_phi"),
+    (dict(weight_decay=float("inf")), "weight_decay"),
+    (dict(b2=float("-inf")), "b2"),
+    (dict(learning_rate=np.float32("inf")), "learning_rate"),
+    (dict(policy_overrides={"ps": float("inf")}), "ps"),
   ],
 )
 def test_bad_hyperparameters_raise(kwargs, name):
   with pytest.raises(ValueError, match=name):
     pilot(**kwargs)
+
+
+def test_unbounded_ranges_do_not_offer_inf():
+  with pytest.raises(ValueError, match="learning_rate") as raised:
+    pilot(float("inf"))
+  assert "a finite number >= 0.0" in str(raised.value)
+  assert "inf]" not in str(raised.value)
 
 
 def test_range_messages_name_the_range():
@@ -536,6 +551,7 @@ def test_integer_mu_dtype_raises():
     (dict(eps=np.array([1e-8])), "eps.*shape"),
     (dict(policy_overrides={"pm": "1"}), "policy_overrides"),
     (dict(degree=2.0), "degree must be an integer"),
+    (dict(degree=jnp.float32(2.0)), "degree must be an integer"),
     (dict(degree=np.bool_(True)), "degree"),
     (dict(degree=True), "degree"),
   ],
@@ -699,3 +715,12 @@ def test_python_float_gradient_leaves_are_accepted_as_by_adam():
     for _ in range(2):
       updates, state = tx.update(grads, state, params)
     assert np.isfinite(updates["s"]) and float(updates["s"]) < 0
+
+
+def test_inject_hyperparams_advice_only_for_a_traced_degree(params):
+  with pytest.raises(TypeError) as plain:
+    pilot(degree=2.0)
+  assert "inject_hyperparams" not in str(plain.value)
+  injected = optax.inject_hyperparams(pilot)(learning_rate=0.01, degree=2)  # degree not static
+  with pytest.raises(TypeError, match=r"JAX array.*static_args=\('degree',\)"):
+    injected.init(params)
