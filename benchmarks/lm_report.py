@@ -1,6 +1,10 @@
 """A tuned sweep's report, as the field judges optimizers: tuned rates, final loss, time to target.
 
-    python -m benchmarks.lm_report DIR [--baseline adamw] [--step-costs PATH] [--no-plots]
+    python -m benchmarks.lm_report DIR [DIR ...] [--baseline adamw] [--rivals nadamw]
+        [--step-costs PATH] [--no-plots]
+
+Several folders are read as one sweep (the language-model sweep and its follow-up,
+`benchmarks/lm_followup_run.sh`); the report is written into the last one.
 
 For the language-model sweep (`benchmarks/lm_run.sh`; losses in bits per byte) and for any
 sweep of `benchmarks.train` over peak learning rates (the Fashion-MNIST sweep, per epoch, with
@@ -41,17 +45,19 @@ from benchmarks.stats import paired_row
 from benchmarks.table import NOT_RESULTS
 
 
-def load(directory: Path) -> list[dict]:
-  """The result JSONs of ``benchmarks.train`` under ``directory`` (other JSONs skipped)."""
+def load(*directories: Path) -> list[dict]:
+  """The result JSONs of ``benchmarks.train`` in ``directories`` (other JSONs skipped); an error
+  when there are none in any of them."""
   found = []
-  for path in sorted(Path(directory).glob("*.json")):
+  for path in sorted(p for d in directories for p in Path(d).glob("*.json")):
     if any(path.match(pattern) for pattern in NOT_RESULTS):
       continue
     record = json.loads(path.read_text())
     if isinstance(record, dict) and {"optimizer", "seed", "history", "final"} <= set(record):
       found.append(record)
   if not found:
-    raise ValueError(f"{directory}: no result JSONs of benchmarks.train found.")
+    where = ", ".join(map(str, directories))
+    raise ValueError(f"{where}: no result JSONs of benchmarks.train found.")
   return found
 
 
@@ -97,10 +103,23 @@ def _mean_std(values) -> dict:
   return dict(mean=float(values.mean()), std=std, n=len(values))
 
 
-def final_rows(tunings: dict, baseline: str) -> dict:
-  """Per optimizer at its tuned rate: final loss, training slice, gap, paired Δ to the baseline."""
+def best_baseline(tunings: dict, baseline: str, rivals: tuple[str, ...]) -> str:
+  """Of ``baseline`` and its ``rivals`` (existing optimizers), the one of lowest mean final loss
+  at its tuned rate on its scoring seeds (the baseline when no rival has been scored)."""
+  scored = [
+    n for n in (baseline, *rivals) if n in tunings and not tunings[n]["scored_on_tuning_seed"]
+  ]
+
+  def mean_final(name):
+    return np.mean([r["final"][metric_of(r)] for r in tunings[name]["scoring"].values()])
+
+  return min(scored, key=mean_final) if scored else baseline
+
+
+def final_rows(tunings: dict, baseline: str, best: str | None = None) -> dict:
+  """Per optimizer at its tuned rate: final loss, training slice, gap, paired Δ to the baseline
+  (and, when another, to the best baseline ``best``)."""
   rows = {}
-  base = tunings[baseline]["scoring"] if baseline in tunings else {}
   for name, t in tunings.items():
     runs = t["scoring"]
     val = {s: r["final"][metric_of(r)] for s, r in runs.items()}
@@ -110,13 +129,20 @@ def final_rows(tunings: dict, baseline: str) -> dict:
       train = [r["final"][slice_key] for r in runs.values()]
       row |= dict(train_slice=_mean_std(train),
                   gap=_mean_std([v - x for v, x in zip(val.values(), train, strict=True)]))  # fmt: skip
-    if name != baseline and base:
-      pairs = [
-        (s, val[s] - base[s]["final"][metric_of(base[s])]) for s in sorted(set(val) & set(base))
-      ]
-      row["vs_baseline"] = paired_row(pairs)
+    if name != baseline and baseline in tunings:
+      row["vs_baseline"] = _paired_to(val, tunings, baseline)
+    if best not in (None, baseline, name):
+      row["vs_best"] = _paired_to(val, tunings, best)
     rows[name] = row
   return rows
+
+
+def _paired_to(val: dict, tunings: dict, other: str) -> dict | None:
+  """The paired differences of final losses ``val`` {seed: loss} to ``other``'s, by seed."""
+  base = tunings[other]["scoring"]
+  return paired_row(
+    [(s, val[s] - base[s]["final"][metric_of(base[s])]) for s in sorted(set(val) & set(base))]
+  )
 
 
 def target_values(base_runs: dict, position: str) -> dict:
@@ -166,7 +192,7 @@ def policy_summary(tunings: dict) -> dict:
   return out
 
 
-def analyse(records: list[dict], baseline: str) -> dict:
+def analyse(records: list[dict], baseline: str, rivals: tuple[str, ...] = ()) -> dict:
   """Everything the report says, as JSON-able numbers."""
   grouped = by_optimizer(records)
   if baseline not in grouped:
@@ -175,8 +201,10 @@ def analyse(records: list[dict], baseline: str) -> dict:
   tunings = {name: tuned(runs, tuning_seed) for name, runs in grouped.items()}
   tunings = {k: v for k, v in tunings.items() if math.isfinite(v["losses"][v["best"]])}
   position = position_key(records[0])
+  best = best_baseline(tunings, baseline, rivals)
   return dict(
     baseline=baseline,
+    best_baseline=best,
     tuning_seed=tuning_seed,
     position=position,
     metric=metric_of(records[0]),
@@ -185,7 +213,7 @@ def analyse(records: list[dict], baseline: str) -> dict:
     },  # fmt: skip
     scoring_seeds={name: sorted(t["scoring"]) for name, t in tunings.items()},
     scored_on_tuning_seed=sorted(n for n, t in tunings.items() if t["scored_on_tuning_seed"]),
-    final=final_rows(tunings, baseline),
+    final=final_rows(tunings, baseline, best),
     time_to_target=time_to_target(tunings, baseline, position),
     policy=policy_summary(tunings),
   ), tunings
@@ -225,16 +253,21 @@ def sensitivity_markdown(analysis: dict) -> str:
 
 def final_markdown(analysis: dict) -> str:
   base, metric = LABELS.get(analysis["baseline"], analysis["baseline"]), analysis["metric"]
-  lines = [
-    f"| optimizer | rate | seeds | final {metric} | train slice | gap | Δ vs {base} | 95% CI | p |",
-    "|---|---|---|---|---|---|---|---|---|",
-  ]
+  best = analysis.get("best_baseline", analysis["baseline"])
+  extra = best != analysis["baseline"]
+  head = (
+    f"| optimizer | rate | seeds | final {metric} | train slice | gap | Δ vs {base} | 95% CI | p |"
+  )
+  if extra:
+    head += f" Δ vs {LABELS.get(best, best)} (best baseline) | 95% CI | p |"
+  lines = [head, "|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if extra else "")]
   for name, row in analysis["final"].items():
     seeds = ",".join(map(str, analysis["scoring_seeds"][name]))
     train = _ms(row["train_slice"]) if "train_slice" in row else "—"
     gap = _ms(row["gap"]) if "gap" in row else "—"
     lines.append(f"| {LABELS.get(name, name)} | {row['rate']:g} | {seeds} | {_ms(row['val'])} | "
-                 f"{train} | {gap} | {_paired(row.get('vs_baseline'))} |")  # fmt: skip
+                 f"{train} | {gap} | {_paired(row.get('vs_baseline'))} |"
+                 + (f" {_paired(row.get('vs_best'))} |" if extra else ""))  # fmt: skip
   return "\n".join(lines)
 
 
@@ -310,8 +343,19 @@ def markdown(analysis: dict, step_costs: dict | None) -> str:
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(prog="python -m benchmarks.lm_report", description=__doc__)
-  parser.add_argument("directory", type=Path, help="the sweep's folder of result JSONs")
+  parser = argparse.ArgumentParser(
+    prog="python -m benchmarks.lm_report",
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the bullet list a list
+  )
+  parser.add_argument(
+    "directories", type=Path, nargs="+", metavar="DIR",
+    help="the sweep's folders of result JSONs, read as one; the report goes into the last",
+  )  # fmt: skip
+  parser.add_argument(
+    "--rivals", default="nadamw",
+    help="comma list of existing optimizers that, with the baseline, may be the best baseline",
+  )  # fmt: skip
   parser.add_argument(
     "--baseline", default="adamw", help="the optimizer the others are timed against"
   )
@@ -323,9 +367,12 @@ def main(argv=None) -> None:
                            "snapshot from a path of its own while a sweep still adds runs")  # fmt: skip
   args = parser.parse_args(argv)
   try:
-    analysis, tunings = analyse(load(args.directory), args.baseline)
+    records = load(*args.directories)
+    rivals = tuple(n for n in args.rivals.split(",") if n.strip())
+    analysis, tunings = analyse(records, args.baseline, rivals)
   except ValueError as e:
     sys.exit(f"error: {e}")
+  args.directory = args.directories[-1]
   step_costs = json.loads(args.step_costs.read_text()) if args.step_costs else None
   text = markdown(analysis, step_costs)
   print(text)

@@ -61,9 +61,13 @@ def normalise(images_u8):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+  parser.add_argument(
+    "--data-dir",
+    default="/usr/share/datasets/fashion-mnist",
+    help="folder of the Fashion-MNIST IDX .gz files (Debian: dataset-fashion-mnist)",
+  )
   parser.add_argument("--steps", type=int, default=468, help="training steps (468 = one epoch)")
-  parser.add_argument("--batch-size", type=int, default=128)
+  parser.add_argument("--batch-size", type=int, default=128, help="images per training step")
   args = parser.parse_args(argv)
 
   data = load_fashion_mnist_dir(args.data_dir)

@@ -2,6 +2,7 @@
 which runs the library's own tests or the rest (what CI runs at each set of dependency floors)."""
 
 import re
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -13,6 +14,10 @@ _NEEDS_EXTRAS = re.compile(
   r"^\s*(?:from|import)\s+(?:benchmarks|bench_files|flax|orbax|tensorflow_datasets|matplotlib)\b",
   re.M,
 )
+# ...and so does one that reads the repository's benchmarks/ or examples/ folder.
+_READS_REPOSITORY = re.compile(r"""["'](?:benchmarks|examples)["']""")
+# The sdist ships the tests without benchmarks/ (MANIFEST.in): there, only the library's run.
+_IN_SDIST = not (Path(__file__).parents[1] / "benchmarks").is_dir()
 
 
 def pytest_addoption(parser):
@@ -28,11 +33,12 @@ def pytest_addoption(parser):
 
 def needs_extras(path) -> bool:
   """Whether the test file at ``path`` imports something beyond the library's dependencies."""
-  return bool(_NEEDS_EXTRAS.search(path.read_text(encoding="utf-8")))
+  text = path.read_text(encoding="utf-8")
+  return bool(_NEEDS_EXTRAS.search(text) or _READS_REPOSITORY.search(text))
 
 
 def pytest_ignore_collect(collection_path, config):
-  only = config.getoption("--only")
+  only = config.getoption("--only") or ("library" if _IN_SDIST else None)
   if (
     only is None or collection_path.suffix != ".py" or not collection_path.name.startswith("test_")
   ):

@@ -139,3 +139,25 @@ def test_the_policy_plot_draws_each_knob_on_its_whole_range():
   assert [ax.get_ylim() for ax in fig.axes] == [(-1.0, 1.0), (0.0, 1.0), (0.0, 0.5), (0.0, 1.0)]
   assert "moves by at most 0.001" in fig.axes[2].get_title()
   assert [line.get_label() for line in fig.axes[1].lines] == ["PILOT"]
+
+
+def test_two_folders_read_as_one_sweep_with_the_best_baseline_column(tmp_path, capsys):
+  first, follow_up = tmp_path / "sweep", tmp_path / "followup"
+  first.mkdir(), follow_up.mkdir()
+  finals = {"adamw": [2.10, 2.00, 2.02, 2.04], "nadamw": [2.05, 1.95, 1.96, 1.99]}
+  finals["pilot_frozen"] = [2.0, 1.90, 1.93, 1.92]
+  for name, losses in finals.items():
+    folder = first if name != "nadamw" else follow_up
+    for seed, loss in enumerate(losses):
+      (folder / f"{name}_{seed}.json").write_text(
+        json.dumps(_record(name, 1e-3, seed, [2.9, loss]))
+      )
+  lm_report.main([str(first), str(follow_up), "--no-plots"])
+  summary = json.loads((follow_up / "lm_summary.json").read_text())
+  assert summary["best_baseline"] == "nadamw"  # 1.967 mean on seeds 1-3, against AdamW's 2.020
+  row = summary["final"]["pilot_frozen"]
+  assert row["vs_baseline"]["mean"] == pytest.approx(np.mean([-0.10, -0.09, -0.12]) / math.log(2))
+  assert row["vs_best"]["mean"] == pytest.approx(np.mean([-0.05, -0.03, -0.07]) / math.log(2))
+  assert "vs_best" not in summary["final"]["nadamw"]
+  assert "(best baseline)" in (follow_up / "lm_report.md").read_text()
+  assert not (first / "lm_report.md").exists()  # the report goes into the last folder only
