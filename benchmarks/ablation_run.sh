@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Does PILOT's learned policy matter? The paired multi-seed runs of benchmarks/README.md
+# Does PILOT's learned policy matter? The paired multi-seed runs of docs/evidence/images.md
 # ("Does the learned policy matter?"), on CPU with real Fashion-MNIST, SmallCNN:
 #   1. 5 epochs (the CPU's budget): pilot, pilot_frozen, pilot_fast_policy, adam, adamw; seeds 0-4;
 #   2. the paper's 30 epochs: pilot, pilot_frozen, adam; seeds 0-2.

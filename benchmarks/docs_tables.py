@@ -1,8 +1,9 @@
-"""Copies the tools' own markdown tables into the READMEs, so that no number is retyped.
+"""Copies the tools' own markdown tables into the pages, so that no number is retyped.
 
     python -m benchmarks.docs_tables [--check]
 
-A README names a committed markdown file of results between two markers,
+A page (README.md, benchmarks/README.md, or a page of the site under docs/) names a committed
+markdown file of results between two markers,
 
     <!-- results: benchmarks/results/step_overhead_cpu.md -->
     ...the file's text, copied here...
@@ -21,6 +22,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 READMES = ("README.md", "benchmarks/README.md")
+
+
+def pages(root: Path = ROOT) -> list[str]:
+  """The READMEs and every page of the documentation site, relative to ``root``."""
+  site = sorted(p.relative_to(root).as_posix() for p in (root / "docs").rglob("*.md"))
+  return [*READMES, *(name for name in site if "/_build/" not in name)]
+
+
 BLOCK = re.compile(
   r"(<!-- results: (?P<source>\S+) -->\n)(?P<body>.*?)(<!-- end results -->)", re.S
 )
@@ -50,7 +59,7 @@ def main(argv=None) -> int:
   )
   args = parser.parse_args(argv)
   failed = False
-  for name in READMES:
+  for name in pages():
     path = ROOT / name
     text, stale = synced(path.read_text())
     for source in stale:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The paper's picture: the loss landscape around the paths of PILOT, its frozen policy, Adam,
-# AdamW, Lion and Sophia (benchmarks/README.md, "Where do the optimizers go?"). Real
+# AdamW, Lion and Sophia (docs/evidence/images.md, "Where do the optimizers go?"). Real
 # Fashion-MNIST, SmallCNN, seed 0, 5 epochs (the CPU's budget; the paper's figure is CIFAR-10:
 # pass --dataset cifar10 runs the same way where its files exist). Parameters are saved every 25
 # steps under OUT/trajectories/ (~330 MB a run, git-ignored); --resume continues a stopped run.

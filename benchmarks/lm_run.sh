@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Does PILOT help a language model? The sweep of benchmarks/README.md ("Does PILOT help a language
-# model?"): the byte transformer (0.88M parameters, context 128) on the World English Bible,
-# 2,000 steps of batch 32 (8.2M bytes, 1.8 passes over the training books), evaluated every 100
-# steps; pilot, pilot_frozen, adamw and lion.
+# Does PILOT help a language model? The sweep of docs/evidence/language_model.md: the byte
+# transformer (0.88M parameters, context 128) on the World English Bible, 2,000 steps of batch 32
+# (8.2M bytes, 1.8 passes over the training books), evaluated every 100 steps;
+# pilot, pilot_frozen, adamw and lion.
 #   1. Tuning, on seed 0: each optimizer at four peak learning rates half a decade apart around
 #      its centre (3e-3; lion 3e-4), then widened (benchmarks.tuning) until its best rate, by
 #      final validation loss, is not at an edge.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Is PILOT better when the learning rate is tuned? The learning-rate sweep of benchmarks/README.md
+# Is PILOT better when the learning rate is tuned? The learning-rate sweep of docs/evidence/images.md
 # ("When the learning rate is tuned"), on CPU with real Fashion-MNIST, SmallCNN,
 # 5 epochs (the CPU's budget): pilot, pilot_frozen and adam at peak learning rates 3e-4, 1e-3,
 # 3e-3 and 1e-2, seeds 0-2, all in one folder (a learning rate other than the default is in the

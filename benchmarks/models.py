@@ -3,7 +3,7 @@
 - `SmallCNN` ("cnn"): the paper does not publish its SmallCNN. Ours is two 3x3
   convolution blocks (32 and 64 channels, each ReLU then 2x2 max-pool) and a
   256-unit hidden layer: 0.82M parameters on Fashion-MNIST. Calibrated so that
-  Adam under the protocol lands near the paper's Adam accuracy (benchmarks/README.md,
+  Adam under the protocol lands near the paper's Adam accuracy (docs/evidence/images.md,
   "SmallCNN calibration").
 - `ResNet18` ("resnet18"): the CIFAR variant (3x3 stem convolution, stride 1, no
   max-pool), BasicBlocks in four stages of two, BatchNorm, global average pool.

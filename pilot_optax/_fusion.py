@@ -59,7 +59,7 @@ import jax.numpy as jnp
 # Elements per chunk on CPU: the intermediates of one chunk (about eight
 # float32 arrays of 1 MiB) fit in the L2/L3 caches, and the loop runs few
 # enough iterations (9 for ResNet-18's largest kernel, 2.4M elements) that its
-# overhead is small. Measured against 2^15 to 2^20 (benchmarks/README.md).
+# overhead is small. Measured against 2^15 to 2^20 (docs/evidence/cost.md).
 CHUNK = 2**18
 
 # Maps same-shaped 1-D pieces (one of each tree) to K partial sums, shape (K,).

@@ -107,7 +107,7 @@ def bounded(x: chex.Array) -> chex.Array:
   (the direction u of the step itself is never clipped). Clipping costs two
   comparisons an element; a scale taken from the largest |g| (exact for a
   cosine) needs another pass over the gradients first, measured at +25% of
-  the step on CPU (benchmarks/README.md, "Overflow safety, and what it costs").
+  the step on CPU (docs/evidence/cost.md, "Overflow safety, and what it costs").
   """
   return jnp.clip(x, -SUM_BOUND, SUM_BOUND)
 

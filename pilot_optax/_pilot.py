@@ -21,7 +21,7 @@ reproduced detail for detail: initial φ (constant terms 1.4, 3.0, -2.0, so
 p ≈ (0.802, 0.476, 0.119) "near Adam"), the floors 1e-12 of |n| and (in the
 lookahead) of v̂, the lookahead's bias corrections at t-1, its value/derivative
 convention and the clipping of the meta-gradient to norm 1 are documented in
-:mod:`pilot_optax._lookahead` and in the README's "The algorithm, exactly".
+:mod:`pilot_optax._lookahead` and in docs/algorithm.md ("The algorithm, exactly").
 Two deliberate differences: ``weight_decay`` defaults to 1e-4 (the reference's
 code: 0.01), and the lookahead uses ``eps`` (the reference hard-codes 1e-8).
 """

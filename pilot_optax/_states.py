@@ -12,6 +12,17 @@ class PilotState(NamedTuple):
 
   Three buffers the size of the parameters (``mu``, ``nu``, ``prev_grad``) and
   O(degree) scalars. Read a field with ``optax.tree.get(state, name)``.
+
+  Attributes:
+    count: steps taken; shape (), int32.
+    mu: m, the first moment, in ``mu_dtype`` (default: the params' dtype).
+    nu: v, the second moment, in the params' dtype.
+    prev_grad: :math:`g_{t-1}`, the gradient of the last step.
+    rho: the smoothed agreement ρ; shape (), float32.
+    phi: the policy's coefficients φ, three blocks of ``degree + 1``, highest
+      power first; shape (3 (degree + 1),), float32.
+    policy: the knobs :math:`(p_m, p_v, p_s)` the last step used; shape (3,),
+      float32.
   """
 
   count: chex.Array  # shape=(), dtype=jnp.int32: steps taken.

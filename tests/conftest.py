@@ -14,8 +14,8 @@ _NEEDS_EXTRAS = re.compile(
   r"^\s*(?:from|import)\s+(?:benchmarks|bench_files|flax|orbax|tensorflow_datasets|matplotlib)\b",
   re.M,
 )
-# ...and so does one that reads the repository's benchmarks/ or examples/ folder.
-_READS_REPOSITORY = re.compile(r"""["'](?:benchmarks|examples)["']""")
+# ...and so does one that reads the repository's benchmarks/, examples/ or docs/ folder.
+_READS_REPOSITORY = re.compile(r"""["'](?:benchmarks|examples|docs)["']""")
 # The sdist ships the tests without benchmarks/ (MANIFEST.in): there, only the library's run.
 _IN_SDIST = not (Path(__file__).parents[1] / "benchmarks").is_dir()
 

@@ -4,6 +4,8 @@ import importlib.metadata
 import re
 from pathlib import Path
 
+import pytest
+
 import pilot_optax
 from benchmarks import docs_tables
 
@@ -11,11 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_readme_tables_are_the_files_they_name():
-  for name in docs_tables.READMES:
+  names = docs_tables.pages()
+  assert "docs/evidence/cost.md" in names and "README.md" in names
+  for name in names:
     text = (ROOT / name).read_text()
     _, stale = docs_tables.synced(text)
     assert not stale, f"{name}: run python -m benchmarks.docs_tables ({stale} changed)"
-  assert "step_overhead_cpu.md -->" in (ROOT / "benchmarks/README.md").read_text()
+  assert "step_overhead_cpu.md -->" in (ROOT / "docs/evidence/cost.md").read_text()
 
 
 def test_a_block_that_drifted_is_found_and_rewritten(tmp_path):
@@ -53,3 +57,36 @@ def _is_stdlib(module: str) -> bool:
   import sys
 
   return module in sys.stdlib_module_names or module == "__future__"
+
+
+def github_slug(heading: str) -> str:
+  """The anchor a code host (and MyST, with myst_heading_anchors) gives a markdown heading."""
+  text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+  return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+  text = re.sub(r"^```.*?^```", "", path.read_text(), flags=re.S | re.M)  # not in code blocks
+  return {github_slug(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
+
+
+@pytest.mark.parametrize("name", ["README.md", "benchmarks/README.md"])
+def test_every_relative_link_of_the_readmes_resolves(name):
+  page = ROOT / name
+  links = re.findall(r"\]\(([^)\s]+)\)", page.read_text())
+  local = [link for link in links if not re.match(r"[a-z]+:", link)]
+  assert len(local) >= 5
+  for link in local:
+    target, _, anchor = link.partition("#")
+    path = (page.parent / target).resolve() if target else page
+    assert path.exists(), f"{name}: {link} names no file"
+    if anchor:
+      assert anchor in _anchors(path), f"{name}: {link}: no heading with that anchor"
+
+
+def test_slugs_follow_the_code_host():
+  assert github_slug("scale_by_pilot") == "scale_by_pilot"
+  assert github_slug("The algorithm, exactly") == "the-algorithm-exactly"
+  assert github_slug("Time to target on the Fashion-MNIST sweep") == (
+    "time-to-target-on-the-fashion-mnist-sweep"
+  )

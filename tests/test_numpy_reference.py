@@ -56,7 +56,7 @@ def lookahead_knob_gradient(knobs, m_hat, v_hat, g_prev, g, lr, eps):
 
 
 def numpy_pilot(params, grads_seq, *, lr, b1, b2, eps, wd, gamma, lr_phi, degree):
-  """The algorithm of the README's "The algorithm, exactly", on one flat float64 vector."""
+  """The algorithm of docs/algorithm.md, on one flat float64 vector."""
   theta = params.copy()
   m, v, g_prev = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
   rho = 0.0

@@ -22,7 +22,7 @@ EXPLICIT_NEEDS = (0, 10)  # tested at 0.10.2; 0.6.0 and 0.7.0 refuse a scatter o
       "explicit",
       marks=pytest.mark.skipif(
         jax.__version_info__ < EXPLICIT_NEEDS,
-        reason="explicit-axes sharding of the step needs jax >= 0.10 (README, API)",
+        reason="explicit-axes sharding of the step needs jax >= 0.10 (docs/api.md)",
       ),
     ),
   ],
