@@ -1,5 +1,5 @@
 """The pictures of `benchmarks.lm_report`: validation curves at the tuned rates, the loss against
-the learning rate, PILOT's policy over training."""
+the learning rate, PILOT's policy over training, the final loss by optimizer."""
 
 from __future__ import annotations
 
@@ -148,6 +148,46 @@ def plot_policy(tunings: dict, path: Path) -> Path | None:
   return path
 
 
+def finals_figure(analysis: dict, tunings: dict, off_scale: float = 0.25):
+  """Final loss by optimizer at its tuned rate, each scoring seed a point, the mean a bar; a
+  dashed line at the best baseline's mean. Optimizers more than ``off_scale`` above the best
+  mean are named in the title instead, so that the axis shows the differences at their size."""
+  plt = _pyplot()
+  metric = analysis["metric"]
+  values = {n: [r["final"][metric] for r in t["scoring"].values()] for n, t in tunings.items()}
+  best = float(np.mean(values[analysis["best_baseline"]]))
+  far = {n: v for n, v in values.items() if np.mean(v) > best + off_scale}
+  shown = [n for n in values if n not in far]
+  fig, ax = plt.subplots(figsize=(1.3 * len(shown) + 2.5, 4.4))
+  for k, name in enumerate(shown):
+    v = values[name]
+    ax.plot(k + np.linspace(-0.12, 0.12, len(v)), v, "o", ms=5, alpha=0.8, **_style(k) | {"ls": ""})
+    ax.plot([k - 0.25, k + 0.25], [np.mean(v)] * 2, lw=2.2, color=_style(k)["color"])
+  ax.axhline(
+    best, ls="--", lw=1, color="0.4", label=f"{LABELS.get(analysis['best_baseline'])} mean"
+  )
+  ticks = [f"{LABELS.get(n, n)}\nlr {tunings[n]['best']:g}" for n in shown]
+  ax.set_xticks(range(len(shown)), ticks, fontsize=8)
+  ax.set_ylabel(f"final validation {metric.removeprefix('val_')} (lower is better)")
+  title = "each optimizer at its tuned rate: scoring seeds as points, their mean as a bar"
+  if far:
+    title += "\noff the scale: " + ", ".join(
+      f"{LABELS.get(n, n)} {np.mean(v):.3f}" for n, v in far.items()
+    )
+  ax.set_title(title, fontsize=9)
+  ax.grid(alpha=0.3, axis="y")
+  ax.legend(fontsize=8, loc="upper right")
+  fig.tight_layout()
+  return fig
+
+
+def plot_finals(analysis: dict, tunings: dict, path: Path) -> Path:
+  fig = finals_figure(analysis, tunings)
+  fig.savefig(path, dpi=120)
+  _pyplot().close(fig)
+  return path
+
+
 def plot_all(analysis: dict, tunings: dict, directory: Path) -> list[Path]:
   some = next(iter(next(iter(tunings.values()))["scoring"].values()))
   stem = f"{some['dataset']}_{some['arch']}"
@@ -155,5 +195,6 @@ def plot_all(analysis: dict, tunings: dict, directory: Path) -> list[Path]:
     plot_curves(analysis, tunings, directory / f"{stem}_tuned_curves.png"),
     plot_sensitivity(analysis, directory / f"{stem}_lr_sensitivity.png"),
     plot_policy(tunings, directory / f"{stem}_tuned_policy.png"),
+    plot_finals(analysis, tunings, directory / f"{stem}_final_by_optimizer.png"),
   ]
   return [p for p in written if p is not None]

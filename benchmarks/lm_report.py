@@ -4,7 +4,8 @@
         [--step-costs PATH] [--no-plots]
 
 Several folders are read as one sweep (the language-model sweep and its follow-up,
-`benchmarks/lm_followup_run.sh`); the report is written into the last one.
+`benchmarks/lm_followup_run.sh`); the report is written into the last one. Runs on a shorter
+schedule of their own sit in a subfolder `steps_<N>` of one of them.
 
 For the language-model sweep (`benchmarks/lm_run.sh`; losses in bits per byte) and for any
 sweep of `benchmarks.train` over peak learning rates (the Fashion-MNIST sweep, per epoch, with
@@ -22,6 +23,11 @@ sweep of `benchmarks.train` over peak learning rates (the Fashion-MNIST sweep, p
   same steps: reaching A earlier means being ahead while the rates are still high); target B
   asks the same halfway, where the comparison is less shaped by the decay. The speedup is the
   baseline's steps over the optimizer's, paired by seed;
+- **time to target on a schedule of its own**: the best baseline run for fewer steps (its
+  `steps_<N>` runs), against its full-length runs and the frozen policy's loss at step N;
+- **one knob at a time**: AdamW with one of the frozen policy's knobs switched on, and the share
+  of the frozen policy's gain over AdamW each recovers; **the weight-decay swaps** against the
+  runs they change (runs at a given rate, on scoring seeds only, are scored as they are);
 - the policy of PILOT at its tuned rate: ρ and the knobs over training.
 
 Writes DIR/lm_report.md (or --markdown), DIR/lm_summary.json and (unless --no-plots) PNGs:
@@ -86,6 +92,12 @@ def tuned(runs: dict, tuning_seed: int) -> dict:
     for lr, seeds in runs.items()
     if tuning_seed in seeds
   }
+  if not losses:  # not tuned: run at a given rate on scoring seeds (the weight-decay swaps)
+    if len(runs) != 1:
+      raise ValueError(f"runs at {len(runs)} rates but none on the tuning seed {tuning_seed}.")
+    ((rate, seeds),) = runs.items()
+    return dict(losses={}, best=rate, interior=True, scoring=seeds, scored_on_tuning_seed=False,
+                given_rate=True)  # fmt: skip
   best = tuning.best(losses)
   scoring = {s: r for s, r in runs[best].items() if s != tuning_seed}
   return dict(
@@ -94,6 +106,7 @@ def tuned(runs: dict, tuning_seed: int) -> dict:
     interior=tuning.next_rate(losses) is None,
     scoring=scoring or {tuning_seed: runs[best][tuning_seed]},
     scored_on_tuning_seed=not scoring,
+    given_rate=False,
   )
 
 
@@ -121,9 +134,9 @@ def final_rows(tunings: dict, baseline: str, best: str | None = None) -> dict:
   (and, when another, to the best baseline ``best``)."""
   rows = {}
   for name, t in tunings.items():
-    runs = t["scoring"]
-    val = {s: r["final"][metric_of(r)] for s, r in runs.items()}
+    runs, val = t["scoring"], finals(tunings, name)
     row = dict(rate=t["best"], interior=t["interior"], val=_mean_std(list(val.values())))
+    row["given_rate"] = t.get("given_rate", False)
     slice_key = metric_of(next(iter(runs.values())), "train_slice")
     if slice_key in next(iter(runs.values()))["final"]:
       train = [r["final"][slice_key] for r in runs.values()]
@@ -137,12 +150,15 @@ def final_rows(tunings: dict, baseline: str, best: str | None = None) -> dict:
   return rows
 
 
+def finals(tunings: dict, name: str) -> dict:
+  """{seed: final validation loss} of ``name`` at its tuned rate, on its scoring seeds."""
+  return {s: r["final"][metric_of(r)] for s, r in tunings[name]["scoring"].items()}
+
+
 def _paired_to(val: dict, tunings: dict, other: str) -> dict | None:
   """The paired differences of final losses ``val`` {seed: loss} to ``other``'s, by seed."""
-  base = tunings[other]["scoring"]
-  return paired_row(
-    [(s, val[s] - base[s]["final"][metric_of(base[s])]) for s in sorted(set(val) & set(base))]
-  )
+  base = finals(tunings, other)
+  return paired_row([(s, val[s] - base[s]) for s in sorted(set(val) & set(base))])
 
 
 def target_values(base_runs: dict, position: str) -> dict:
@@ -192,14 +208,85 @@ def policy_summary(tunings: dict) -> dict:
   return out
 
 
-def analyse(records: list[dict], baseline: str, rivals: tuple[str, ...] = ()) -> dict:
-  """Everything the report says, as JSON-able numbers."""
+# The follow-up's variants (benchmarks/optimizers.py): AdamW with one of the frozen policy's knobs
+# switched on, and each weight-decay swap with the run it changes.
+FROZEN = "pilot_frozen"
+KNOB_VARIANTS = {"pilot_pm": "p_m", "pilot_pv": "p_v", "pilot_ps": "p_s"}
+WEIGHT_DECAY_SWAPS = {"adamw_wd_pilot": "adamw", "pilot_frozen_wd_adamw": FROZEN}
+
+
+def knob_rows(tunings: dict, baseline: str) -> dict:
+  """Each knob alone: its tuned rate, final loss, and the share of the frozen policy's gain over
+  the baseline that it recovers: mean(baseline − knob alone) / mean(baseline − frozen policy),
+  over the scoring seeds all three have."""
+  if baseline not in tunings or FROZEN not in tunings:
+    return {}
+  base, frozen, rows = finals(tunings, baseline), finals(tunings, FROZEN), {}
+  for name, knob in KNOB_VARIANTS.items():
+    if name not in tunings:
+      continue
+    alone = finals(tunings, name)
+    seeds = sorted(set(base) & set(frozen) & set(alone))
+    gain = float(np.mean([base[s] - alone[s] for s in seeds])) if seeds else math.nan
+    frozen_gain = float(np.mean([base[s] - frozen[s] for s in seeds])) if seeds else math.nan
+    rows[name] = dict(
+      knob=knob, rate=tunings[name]["best"], val=_mean_std(list(alone.values())), seeds=seeds,
+      gain=gain, frozen_gain=frozen_gain, share=gain / frozen_gain if seeds else None,
+    )  # fmt: skip
+  return rows
+
+
+def weight_decay_rows(tunings: dict, baseline: str) -> dict:
+  """Each weight-decay swap against the run it changes (paired), and against the baseline."""
+  rows = {}
+  for name, original in WEIGHT_DECAY_SWAPS.items():
+    if name not in tunings or original not in tunings:
+      continue
+    val = finals(tunings, name)
+    decay = {k: next(iter(tunings[k]["scoring"].values()))["hyperparameters"].get("weight_decay")
+             for k in (name, original)}  # fmt: skip
+    rows[name] = dict(original=original, rate=tunings[name]["best"], weight_decay=decay[name],
+                      original_weight_decay=decay[original], val=_mean_std(list(val.values())),
+                      vs_original=_paired_to(val, tunings, original),
+                      vs_baseline=_paired_to(val, tunings, baseline) if name != baseline else None)  # fmt: skip
+  return rows
+
+
+def own_schedule(short_records: list, tunings: dict, best: str) -> dict | None:
+  """The best baseline on a shorter schedule of its own (same rate), against its full-length runs
+  and the frozen policy's loss at the same step: is the frozen policy's speedup real?"""
+  runs = {r["seed"]: r for r in short_records if r["optimizer"] == best}
+  if not runs or best not in tunings:
+    return None
+  steps = next(iter(runs.values()))["steps"]
+  short = {s: r["final"][metric_of(r)] for s, r in runs.items()}
+  full = finals(tunings, best)
+  out = dict(optimizer=best, steps=steps, full_steps=next(iter(tunings[best]["scoring"].values()))["steps"],
+             val=_mean_std(list(short.values())), seeds=sorted(short),
+             target=float(np.median(list(full.values()))),
+             vs_full=paired_row([(s, short[s] - full[s]) for s in sorted(set(short) & set(full))]))  # fmt: skip
+  out["reached"] = sum(v <= out["target"] for v in short.values())
+  if FROZEN in tunings:
+    frozen = {s: targets.loss_at(r["history"], "step", steps, metric_of(r))
+              for s, r in tunings[FROZEN]["scoring"].items()}  # fmt: skip
+    out["vs_frozen_at_step"] = paired_row(
+      [(s, short[s] - frozen[s]) for s in sorted(set(short) & set(frozen))]
+    )
+    out["vs_frozen_final"] = _paired_to(short, tunings, FROZEN)
+  return out
+
+
+def analyse(
+  records: list[dict], baseline: str, rivals: tuple[str, ...] = (), short_records: list = ()
+) -> dict:
+  """Everything the report says, as JSON-able numbers; ``short_records``: runs on a shorter
+  schedule of their own (the best baseline's, for time to target)."""
   grouped = by_optimizer(records)
   if baseline not in grouped:
     raise ValueError(f"no runs of the baseline {baseline!r}; found {sorted(grouped)}.")
   tuning_seed = min(r["seed"] for r in records)
   tunings = {name: tuned(runs, tuning_seed) for name, runs in grouped.items()}
-  tunings = {k: v for k, v in tunings.items() if math.isfinite(v["losses"][v["best"]])}
+  tunings = {k: v for k, v in tunings.items() if math.isfinite(v["losses"].get(v["best"], 0.0))}
   position = position_key(records[0])
   best = best_baseline(tunings, baseline, rivals)
   return dict(
@@ -209,13 +296,18 @@ def analyse(records: list[dict], baseline: str, rivals: tuple[str, ...] = ()) ->
     position=position,
     metric=metric_of(records[0]),
     sensitivity={
-      name: {f"{lr:g}": v for lr, v in sorted(t["losses"].items())} for name, t in tunings.items()
+      name: {f"{lr:g}": v for lr, v in sorted(t["losses"].items())}
+      for name, t in tunings.items()
+      if t["losses"]
     },  # fmt: skip
     scoring_seeds={name: sorted(t["scoring"]) for name, t in tunings.items()},
     scored_on_tuning_seed=sorted(n for n, t in tunings.items() if t["scored_on_tuning_seed"]),
     final=final_rows(tunings, baseline, best),
     time_to_target=time_to_target(tunings, baseline, position),
     policy=policy_summary(tunings),
+    knobs=knob_rows(tunings, baseline),
+    weight_decay=weight_decay_rows(tunings, baseline),
+    own_schedule=own_schedule(short_records, tunings, best),
   ), tunings
 
 
@@ -265,7 +357,8 @@ def final_markdown(analysis: dict) -> str:
     seeds = ",".join(map(str, analysis["scoring_seeds"][name]))
     train = _ms(row["train_slice"]) if "train_slice" in row else "—"
     gap = _ms(row["gap"]) if "gap" in row else "—"
-    lines.append(f"| {LABELS.get(name, name)} | {row['rate']:g} | {seeds} | {_ms(row['val'])} | "
+    rate = f"{row['rate']:g}" + (" (given)" if row.get("given_rate") else "")
+    lines.append(f"| {LABELS.get(name, name)} | {rate} | {seeds} | {_ms(row['val'])} | "
                  f"{train} | {gap} | {_paired(row.get('vs_baseline'))} |"
                  + (f" {_paired(row.get('vs_best'))} |" if extra else ""))  # fmt: skip
   return "\n".join(lines)
@@ -313,6 +406,52 @@ def policy_markdown(analysis: dict) -> str:
   return "\n".join(lines)
 
 
+def knob_markdown(analysis: dict) -> str:
+  base, metric = LABELS.get(analysis["baseline"], analysis["baseline"]), analysis["metric"]
+  lines = [f"| knob switched on (the others at Adam's) | tuned rate | final {metric} | "
+           f"gain over {base} | the frozen policy's gain | share recovered | seeds |",
+           "|---|---|---|---|---|---|---|"]  # fmt: skip
+  for name, row in analysis["knobs"].items():
+    share = "—" if row["share"] is None else f"{row['share']:.0%}"
+    seeds = ",".join(map(str, row["seeds"])) or "none in common"
+    lines.append(f"| {row['knob']} ({LABELS.get(name, name)}) | {row['rate']:g} | "
+                 f"{_ms(row['val'])} | {row['gain']:+.4f} | {row['frozen_gain']:+.4f} | {share} | "
+                 f"{seeds} |")  # fmt: skip
+  return "\n".join(lines)
+
+
+def weight_decay_markdown(analysis: dict) -> str:
+  base, metric = LABELS.get(analysis["baseline"], analysis["baseline"]), analysis["metric"]
+  lines = [f"| run | weight decay (was) | rate | final {metric} | Δ vs the original | 95% CI | p | "
+           f"Δ vs {base} | 95% CI | p |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+  for name, row in analysis["weight_decay"].items():
+    lines.append(f"| {LABELS.get(name, name)} | {row['weight_decay']:g} "
+                 f"({row['original_weight_decay']:g}) | {row['rate']:g} | {_ms(row['val'])} | "
+                 f"{_paired(row['vs_original'])} | {_paired(row['vs_baseline'])} |")  # fmt: skip
+  return "\n".join(lines)
+
+
+def own_schedule_markdown(analysis: dict) -> str:
+  row, metric = analysis["own_schedule"], analysis["metric"]
+  name = LABELS.get(row["optimizer"], row["optimizer"])
+  lines = [
+    f"{name} on a {row['steps']}-step schedule of its own (the same rate and warm-up fraction), "
+    f"seeds {','.join(map(str, row['seeds']))}: final {metric} {_ms(row['val'])}; at or below "
+    f"its own {row['full_steps']}-step median ({row['target']:.4f}) on {row['reached']} of "
+    f"{len(row['seeds'])} seeds.",
+    "",
+    "| paired difference of its final loss to | mean | 95% CI | p |",
+    "|---|---|---|---|",
+    f"| {name}, {row['full_steps']} steps | {_paired(row['vs_full'])} |",
+  ]
+  if "vs_frozen_at_step" in row:
+    frozen = LABELS.get(FROZEN, FROZEN)
+    lines += [f"| {frozen} at step {row['steps']} of {row['full_steps']} | "
+              f"{_paired(row['vs_frozen_at_step'])} |",
+              f"| {frozen}, {row['full_steps']} steps | {_paired(row['vs_frozen_final'])} |"]  # fmt: skip
+  return "\n".join(lines)
+
+
 def markdown(analysis: dict, step_costs: dict | None) -> str:
   parts = [
     f"Tuned on seed {analysis['tuning_seed']} (final {analysis['metric']} by peak rate; the best "
@@ -331,6 +470,16 @@ def markdown(analysis: dict, step_costs: dict | None) -> str:
     f"{analysis['position']}s are the comparable count and the step costs below the price):",
     target_markdown(analysis),
   ]
+  if analysis.get("own_schedule"):
+    parts += ["Time to target on a schedule of its own (does the best baseline, given fewer "
+              "steps, end as low?):", own_schedule_markdown(analysis)]  # fmt: skip
+  if analysis.get("knobs"):
+    parts += ["One knob at a time (AdamW with one of the frozen policy's knobs at its frozen "
+              "value, each tuned; the share is of the frozen policy's gain, on common seeds):",
+              knob_markdown(analysis)]  # fmt: skip
+  if analysis.get("weight_decay"):
+    parts += ["Weight decay out of the way (each at the original's tuned rate):",
+              weight_decay_markdown(analysis)]  # fmt: skip
   if analysis["policy"]:
     parts += ["PILOT's policy at its tuned rate (every recorded step):", policy_markdown(analysis)]
   if step_costs:
@@ -369,7 +518,9 @@ def main(argv=None) -> None:
   try:
     records = load(*args.directories)
     rivals = tuple(n for n in args.rivals.split(",") if n.strip())
-    analysis, tunings = analyse(records, args.baseline, rivals)
+    shorter = sorted(p for d in args.directories for p in Path(d).glob("steps_*") if p.is_dir())
+    short_records = load(*shorter) if shorter else []
+    analysis, tunings = analyse(records, args.baseline, rivals, short_records)
   except ValueError as e:
     sys.exit(f"error: {e}")
   args.directory = args.directories[-1]

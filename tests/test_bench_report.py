@@ -37,10 +37,10 @@ def test_speedup_is_the_baselines_steps_over_the_others_paired_by_seed():
   assert row["ci95"] == pytest.approx([math.exp(logs.mean() - half), math.exp(logs.mean() + half)])
 
 
-def _record(optimizer, rate, seed, losses, policy=False):
+def _record(optimizer, rate, seed, losses, policy=False, **hyperparameters):
   record = dict(
     dataset="bible", arch="transformer", optimizer=optimizer, seed=seed, steps=100 * len(losses),
-    hyperparameters=dict(peak_learning_rate=rate), history=_history(losses),
+    hyperparameters=dict(peak_learning_rate=rate, **hyperparameters), history=_history(losses),
   )  # fmt: skip
   last = record["history"][-1]
   record["final"] = {k: v for k, v in last.items() if k.startswith(("val_", "train_slice_"))}
@@ -104,6 +104,7 @@ def test_the_report_writes_its_tables_plots_and_numbers(sweep, capsys):
     "bible_transformer_tuned_curves.png",
     "bible_transformer_lr_sensitivity.png",
     "bible_transformer_tuned_policy.png",
+    "bible_transformer_final_by_optimizer.png",
   }
   lm_report.main([str(sweep), "--no-plots", "--markdown", str(sweep / "snapshot.md")])
   assert (sweep / "snapshot.md").read_text() == text
@@ -161,3 +162,84 @@ def test_two_folders_read_as_one_sweep_with_the_best_baseline_column(tmp_path, c
   assert "vs_best" not in summary["final"]["nadamw"]
   assert "(best baseline)" in (follow_up / "lm_report.md").read_text()
   assert not (first / "lm_report.md").exists()  # the report goes into the last folder only
+
+
+@pytest.fixture
+def follow_up(tmp_path):
+  """AdamW ends at 2.00/2.02/2.04 nats on seeds 1-3; the frozen policy 0.10 below, p_m alone
+  0.08 below, p_v alone level; the weight-decay swaps at given rates on seeds 1-3 only; AdamW on
+  a 200-step schedule of its own (steps_200/) ends 0.005 below its 400-step runs."""
+  base = {1: 2.00, 2: 2.02, 3: 2.04}
+  below = {"adamw": 0.0, "pilot_frozen": 0.10, "pilot_pm": 0.08, "pilot_pv": 0.0}
+  runs = []
+  for name, gain in below.items():
+    runs.append(_record(name, 1e-3, 0, [2.9, 2.5, 2.3, 2.0], weight_decay=1e-2))
+    for seed, loss in base.items():
+      runs.append(_record(name, 1e-3, seed, [2.9, 2.4, 2.3, loss - gain], weight_decay=1e-2))
+  for seed, loss in base.items():
+    runs.append(
+      _record("adamw_wd_pilot", 1e-3, seed, [2.9, 2.5, 2.3, loss + 0.01], weight_decay=1e-4)
+    )
+    runs.append(
+      _record("pilot_frozen_wd_adamw", 1e-3, seed, [2.9, 2.5, 2.3, loss - 0.12], weight_decay=1e-2)
+    )
+  (tmp_path / "steps_200").mkdir()
+  for k, record in enumerate(runs):
+    (tmp_path / f"r{k}.json").write_text(json.dumps(record))
+  for seed, loss in base.items():
+    short = _record("adamw", 1e-3, seed, [2.6, loss - 0.005], weight_decay=1e-2)
+    (tmp_path / "steps_200" / f"s{seed}.json").write_text(json.dumps(short))
+  return tmp_path
+
+
+def test_the_knob_table_gives_each_knobs_share_of_the_frozen_policys_gain(follow_up):
+  analysis, _ = lm_report.analyse(lm_report.load(follow_up), "adamw")
+  knobs = analysis["knobs"]
+  assert set(knobs) == {"pilot_pm", "pilot_pv"} and knobs["pilot_pm"]["knob"] == "p_m"
+  assert knobs["pilot_pm"]["share"] == pytest.approx(0.8) and knobs["pilot_pm"]["seeds"] == [
+    1,
+    2,
+    3,
+  ]
+  assert knobs["pilot_pv"]["share"] == pytest.approx(0.0, abs=1e-12)
+  assert knobs["pilot_pm"]["frozen_gain"] == pytest.approx(0.10 / math.log(2))
+  assert "pilot_frozen_wd_adamw" not in analysis["sensitivity"]  # not tuned, not in that table
+
+
+def test_the_weight_decay_swaps_are_paired_with_the_runs_they_change(follow_up):
+  analysis, _ = lm_report.analyse(lm_report.load(follow_up), "adamw")
+  swaps = analysis["weight_decay"]
+  adamw, frozen = swaps["adamw_wd_pilot"], swaps["pilot_frozen_wd_adamw"]
+  assert (adamw["weight_decay"], adamw["original_weight_decay"]) == (1e-4, 1e-2)
+  assert adamw["vs_original"]["mean"] == pytest.approx(0.01 / math.log(2))
+  assert frozen["vs_original"]["mean"] == pytest.approx(-0.02 / math.log(2))
+  assert frozen["vs_baseline"]["mean"] == pytest.approx(-0.12 / math.log(2))
+  assert analysis["final"]["adamw_wd_pilot"]["given_rate"]
+
+
+def test_the_best_baseline_on_a_schedule_of_its_own(follow_up, capsys):
+  lm_report.main([str(follow_up), "--no-plots"])  # finds steps_200/ by itself
+  own = json.loads((follow_up / "lm_summary.json").read_text())["own_schedule"]
+  assert (own["optimizer"], own["steps"], own["full_steps"]) == ("adamw", 200, 400)
+  assert own["reached"] == 2  # 1.995 and 2.015 are at or below the median 2.02; 2.035 is not
+  assert own["vs_full"]["mean"] == pytest.approx(-0.005 / math.log(2))
+  frozen_at_200 = 2.4 / math.log(2)
+  expected = np.mean([(v - 0.005) / math.log(2) - frozen_at_200 for v in (2.00, 2.02, 2.04)])
+  assert own["vs_frozen_at_step"]["mean"] == pytest.approx(expected)
+  text = (follow_up / "lm_report.md").read_text()
+  assert "| p_m (" in text and "| 80% |" in text and "0.0001 (0.01)" in text
+  assert "200-step schedule of its own" in text and "0.001 (given)" in text
+
+
+def test_the_final_loss_picture_keeps_far_optimizers_off_its_scale(follow_up):
+  from benchmarks import lm_plots
+
+  records = lm_report.load(follow_up)
+  records += [_record("lion", 1e-4, s, [3.0, 2.9, 2.8, 2.7]) for s in (0, 1, 2, 3)]
+  analysis, tunings = lm_report.analyse(records, "adamw")
+  fig = lm_plots.finals_figure(analysis, tunings)
+  (ax,) = fig.axes
+  low, high = ax.get_ylim()
+  assert high < 2.7 / math.log(2) and "off the scale: Lion" in ax.get_title()
+  assert low < 1.90 / math.log(2)  # the frozen policy's best seed is on it
+  assert len(ax.get_xticklabels()) == len(tunings) - 1
