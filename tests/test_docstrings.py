@@ -10,6 +10,7 @@ MODULES = [
   "pilot_optax._lookahead",
   "pilot_optax._policy",
   "pilot_optax._fusion",
+  "pilot_optax._states",
 ]
 
 
