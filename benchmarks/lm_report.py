@@ -136,7 +136,7 @@ def final_rows(tunings: dict, baseline: str, best: str | None = None) -> dict:
   for name, t in tunings.items():
     runs, val = t["scoring"], finals(tunings, name)
     row = dict(rate=t["best"], interior=t["interior"], val=_mean_std(list(val.values())))
-    row["given_rate"] = t.get("given_rate", False)
+    row["given_rate"] = t["given_rate"]
     slice_key = metric_of(next(iter(runs.values())), "train_slice")
     if slice_key in next(iter(runs.values()))["final"]:
       train = [r["final"][slice_key] for r in runs.values()]
@@ -150,15 +150,24 @@ def final_rows(tunings: dict, baseline: str, best: str | None = None) -> dict:
   return rows
 
 
+def final_losses(runs: dict) -> dict:
+  """{seed: final validation loss} of ``runs`` {seed: record}."""
+  return {s: r["final"][metric_of(r)] for s, r in runs.items()}
+
+
 def finals(tunings: dict, name: str) -> dict:
   """{seed: final validation loss} of ``name`` at its tuned rate, on its scoring seeds."""
-  return {s: r["final"][metric_of(r)] for s, r in tunings[name]["scoring"].items()}
+  return final_losses(tunings[name]["scoring"])
+
+
+def _paired_losses(losses: dict, others: dict) -> dict | None:
+  """The paired differences ``losses`` − ``others`` ({seed: loss} each) on their common seeds."""
+  return paired_row([(s, losses[s] - others[s]) for s in sorted(set(losses) & set(others))])
 
 
 def _paired_to(val: dict, tunings: dict, other: str) -> dict | None:
   """The paired differences of final losses ``val`` {seed: loss} to ``other``'s, by seed."""
-  base = finals(tunings, other)
-  return paired_row([(s, val[s] - base[s]) for s in sorted(set(val) & set(base))])
+  return _paired_losses(val, finals(tunings, other))
 
 
 def target_values(base_runs: dict, position: str) -> dict:
@@ -259,19 +268,16 @@ def own_schedule(short_records: list, tunings: dict, best: str) -> dict | None:
   if not runs or best not in tunings:
     return None
   steps = next(iter(runs.values()))["steps"]
-  short = {s: r["final"][metric_of(r)] for s, r in runs.items()}
-  full = finals(tunings, best)
+  short, full = final_losses(runs), finals(tunings, best)
   out = dict(optimizer=best, steps=steps, full_steps=next(iter(tunings[best]["scoring"].values()))["steps"],
              val=_mean_std(list(short.values())), seeds=sorted(short),
              target=float(np.median(list(full.values()))),
-             vs_full=paired_row([(s, short[s] - full[s]) for s in sorted(set(short) & set(full))]))  # fmt: skip
+             vs_full=_paired_losses(short, full))  # fmt: skip
   out["reached"] = sum(v <= out["target"] for v in short.values())
   if FROZEN in tunings:
     frozen = {s: targets.loss_at(r["history"], "step", steps, metric_of(r))
               for s, r in tunings[FROZEN]["scoring"].items()}  # fmt: skip
-    out["vs_frozen_at_step"] = paired_row(
-      [(s, short[s] - frozen[s]) for s in sorted(set(short) & set(frozen))]
-    )
+    out["vs_frozen_at_step"] = _paired_losses(short, frozen)
     out["vs_frozen_final"] = _paired_to(short, tunings, FROZEN)
   return out
 

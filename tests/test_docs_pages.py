@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import docs_tables
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 # A fenced block whose info string is exactly "python" (MyST directives, e.g. literalinclude,
 # are fenced with {...} and are not Python to run).
 _PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.S | re.M)
-PAGES = sorted(
-  p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md") if "_build" not in p.parts
-)
+# The site's pages as docs_tables finds them (its build folder left out).
+PAGES = [name.removeprefix("docs/") for name in docs_tables.pages() if name.startswith("docs/")]
 
 
 def python_blocks(text: str) -> list[str]:
