@@ -489,7 +489,9 @@ def markdown(analysis: dict, step_costs: dict | None) -> str:
   if analysis["policy"]:
     parts += ["PILOT's policy at its tuned rate (every recorded step):", policy_markdown(analysis)]
   if step_costs:
-    median = step_costs["seconds_per_step_median"]
+    # Only this report's optimizers: one measurement file serves the sweep and its follow-up.
+    median = {n: s for n, s in step_costs["seconds_per_step_median"].items()
+              if n in analysis["final"] or n == "adamw"}  # fmt: skip
     base = median.get("adamw") or next(iter(median.values()))
     parts.append("Seconds per training step, measured side by side in one program "
                  f"(`{step_costs['command']}`): " + ", ".join(

@@ -112,6 +112,14 @@ def test_the_report_writes_its_tables_plots_and_numbers(sweep, capsys):
     lm_report.main([str(sweep), "--baseline", "lion", "--no-plots"])
 
 
+def test_the_step_costs_name_only_the_reports_optimizers_as_ratios_to_adamw(sweep):
+  analysis, _ = lm_report.analyse(lm_report.load(sweep), "adamw")
+  costs = {"command": "lm_step", "seconds_per_step_median": {"adamw": 0.2, "nadamw": 0.21,
+                                                              "pilot": 0.25}}  # fmt: skip
+  line = lm_report.markdown(analysis, costs).splitlines()[-1]
+  assert line.endswith("(`lm_step`): AdamW 0.2000 (1.000×), PILOT 0.2500 (1.250×)")
+
+
 def test_compare_results_finds_a_changed_number(tmp_path, capsys):
   before, after = tmp_path / "before", tmp_path / "after"
   for folder in (before, after):

@@ -9,6 +9,7 @@ over repetitions, and comparisons are ratios of medians measured in the same run
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -107,10 +108,12 @@ def time_interleaved(runs: dict, reps: int, steps_per_rep: int) -> dict[str, lis
       carries[name] = runs[name][0](*carries[name])
     jax.block_until_ready(carries[name])
 
-  for name in runs:
+  for name in runs:  # compiling each takes seconds to minutes: say where it is (stderr)
+    print(f"compiling and warming up {name}", file=sys.stderr, flush=True)
     advance(name, 2)
   times = {name: [] for name in runs}
-  for _ in range(reps):
+  for rep in range(reps):
+    print(f"repetition {rep + 1}/{reps}", file=sys.stderr, flush=True)
     for name in runs:
       start = time.perf_counter()
       advance(name, steps_per_rep)
