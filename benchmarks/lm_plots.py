@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.colours import LINE_STYLES, PALETTE
-from benchmarks.optimizers import LABELS
+from benchmarks.optimizers import LABELS, listing_order
 from benchmarks.table import LEARNED_VS_FROZEN, POLICY_FIELDS
 
 
@@ -22,8 +22,11 @@ def _pyplot():
   return plt
 
 
-def _style(k: int) -> dict:
-  return dict(color=PALETTE[k % len(PALETTE)], ls=LINE_STYLES[k % len(LINE_STYLES)])
+def _style(name: str) -> dict:
+  """One colour and line style per optimizer, the same in every picture: by registry order,
+  the styles shifted once the colours repeat, so that no two of the registry share both."""
+  k, n = listing_order(name), len(PALETTE)
+  return dict(color=PALETTE[k % n], ls=LINE_STYLES[(k + k // n) % len(LINE_STYLES)])
 
 
 def plot_curves(analysis: dict, tunings: dict, path: Path) -> Path:
@@ -32,17 +35,18 @@ def plot_curves(analysis: dict, tunings: dict, path: Path) -> Path:
   position, metric = analysis["position"], analysis["metric"]
   fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
   finals = []
-  for k, (name, t) in enumerate(tunings.items()):
+  for name, t in tunings.items():
     runs = list(t["scoring"].values())
     xs = [e[position] for e in runs[0]["history"]]
     curves = np.array(
       [[e[metric] for e in r["history"]] for r in runs if len(r["history"]) == len(xs)]
     )
-    label = f"{LABELS.get(name, name)} (lr {t['best']:g})"
+    unscored = ", tuning seed only" if t["scored_on_tuning_seed"] else ""
+    label = f"{LABELS.get(name, name)} (lr {t['best']:g}{unscored})"
     for ax in axes:
       for curve in curves:
-        ax.plot(xs, curve, lw=0.7, alpha=0.45, **_style(k))
-      ax.plot(xs, curves.mean(0), lw=2.0, label=label, **_style(k))
+        ax.plot(xs, curve, lw=0.7, alpha=0.45, **_style(name))
+      ax.plot(xs, curves.mean(0), lw=2.0, label=label, **_style(name))
     finals.extend(curves[:, -1])
   for ax in axes:
     ax.set(xlabel=position, ylabel=f"validation {metric.removeprefix('val_')}")
@@ -74,18 +78,19 @@ def plot_sensitivity(analysis: dict, path: Path) -> Path:
   top = low + max(0.5 * low, 0.05)
   rates_seen = set()
   for k, (name, row) in enumerate(rows.items()):
+    colour = _style(name)["color"]
     rates = [float(lr) for lr in row]
     rates_seen |= set(rates)
     shown = [min(v, top) if math.isfinite(v) else top for v in row.values()]
-    ax.plot(rates, shown, marker="o", ms=4, label=LABELS.get(name, name), **_style(k))
+    ax.plot(rates, shown, marker="o", ms=4, label=LABELS.get(name, name), **_style(name))
     best = analysis["final"][name]["rate"]
-    ax.plot(best, row[f"{best:g}"], "*", ms=13, mec="black", mew=0.5, color=_style(k)["color"])
+    ax.plot(best, row[f"{best:g}"], "*", ms=13, mec="black", mew=0.5, color=colour)
     for lr, v in zip(rates, row.values(), strict=True):
       if not v <= top:
-        ax.plot(lr, top, "^", ms=8, color=_style(k)["color"])
+        ax.plot(lr, top, "^", ms=8, color=colour)
         text = f"{v:.2f}" if math.isfinite(v) else "diverged"
         ax.annotate(text, (lr, top), textcoords="offset points", xytext=(4, -12 - 9 * k),
-                    fontsize=7, color=_style(k)["color"])  # fmt: skip
+                    fontsize=7, color=colour)  # fmt: skip
   ax.set_xscale("log")
   ax.xaxis.set_major_locator(FixedLocator(sorted(rates_seen)))
   ax.xaxis.set_minor_locator(NullLocator())
@@ -118,14 +123,14 @@ def policy_figure(tunings: dict):
   plt = _pyplot()
   fig, axes = plt.subplots(1, len(POLICY_FIELDS), figsize=(15, 3.6))
   moved = dict.fromkeys((knob for knob, _, _ in POLICY_FIELDS), 0.0)
-  for k, (name, t) in enumerate(with_policy.items()):
+  for name, t in with_policy.items():
     for seed, run in sorted(t["scoring"].items()):
       steps = [p["step"] for p in run["policy"]]
       for ax, (knob, _, _) in zip(axes, POLICY_FIELDS, strict=True):
         values = [p[knob] for p in run["policy"]]
         moved[knob] = max(moved[knob], max(values) - min(values))
         label = f"{LABELS.get(name, name)}" if seed == min(t["scoring"]) else None
-        ax.plot(steps, values, lw=0.9, alpha=0.8, label=label, **_style(k))
+        ax.plot(steps, values, lw=0.9, alpha=0.8, label=label, **_style(name))
   for ax, (knob, label, whole_range) in zip(axes, POLICY_FIELDS, strict=True):
     ax.set(title=f"{label}: moves by at most {moved[knob]:.3f}", xlabel="step", ylim=whole_range)
     ax.title.set_fontsize(10)
@@ -160,16 +165,22 @@ def finals_figure(analysis: dict, tunings: dict, off_scale: float = 0.25):
   shown = [n for n in values if n not in far]
   fig, ax = plt.subplots(figsize=(1.3 * len(shown) + 2.5, 4.4))
   for k, name in enumerate(shown):
-    v = values[name]
-    ax.plot(k + np.linspace(-0.12, 0.12, len(v)), v, "o", ms=5, alpha=0.8, **_style(k) | {"ls": ""})
-    ax.plot([k - 0.25, k + 0.25], [np.mean(v)] * 2, lw=2.2, color=_style(k)["color"])
+    v, colour = values[name], _style(name)["color"]
+    # Not yet scored: its one point is the tuning seed's, drawn hollow (it chose the rate).
+    face = "white" if tunings[name]["scored_on_tuning_seed"] else colour
+    xs = k + np.linspace(-0.12, 0.12, len(v))
+    ax.plot(xs, v, "o", ms=5, alpha=0.8, color=colour, mfc=face, ls="")
+    ax.plot([k - 0.25, k + 0.25], [np.mean(v)] * 2, lw=2.2, color=colour)
   ax.axhline(
     best, ls="--", lw=1, color="0.4", label=f"{LABELS.get(analysis['best_baseline'])} mean"
   )
-  ticks = [f"{LABELS.get(n, n)}\nlr {tunings[n]['best']:g}" for n in shown]
+  ticks = [f"{LABELS.get(n, n)}\nlr {tunings[n]['best']:g}"
+           + ("\ntuning seed only" if tunings[n]["scored_on_tuning_seed"] else "") for n in shown]  # fmt: skip
   ax.set_xticks(range(len(shown)), ticks, fontsize=8)
   ax.set_ylabel(f"final validation {metric.removeprefix('val_')} (lower is better)")
   title = "each optimizer at its tuned rate: scoring seeds as points, their mean as a bar"
+  if any(tunings[n]["scored_on_tuning_seed"] for n in shown):
+    title += "\n(hollow: not yet scored, the tuning seed's run)"
   if far:
     title += "\noff the scale: " + ", ".join(
       f"{LABELS.get(n, n)} {np.mean(v):.3f}" for n, v in far.items()

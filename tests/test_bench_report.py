@@ -251,3 +251,23 @@ def test_the_final_loss_picture_keeps_far_optimizers_off_its_scale(follow_up):
   assert high < 2.7 / math.log(2) and "off the scale: Lion" in ax.get_title()
   assert low < 1.90 / math.log(2)  # the frozen policy's best seed is on it
   assert len(ax.get_xticklabels()) == len(tunings) - 1
+
+
+def test_the_pictures_keep_one_colour_per_optimizer_and_draw_an_unscored_run_hollow(sweep):
+  from matplotlib.colors import to_hex
+
+  from benchmarks import lm_plots
+  from benchmarks.optimizers import ALL_NAMES
+
+  records = lm_report.load(sweep)
+  records += [_record("lion", 3e-4, 0, [2.9, 2.4, 2.1, 1.95])]  # tuned, not yet scored
+  analysis, tunings = lm_report.analyse(records, "adamw")
+  fig = lm_plots.finals_figure(analysis, tunings)
+  (ax,) = fig.axes
+  points = {line.get_color(): line for line in ax.lines if line.get_marker() == "o"}
+  lion, pilot = lm_plots._style("lion")["color"], lm_plots._style("pilot")["color"]
+  assert points[lion].get_markerfacecolor() == "white" and "hollow" in ax.get_title()
+  assert to_hex(points[pilot].get_markerfacecolor()) == to_hex(pilot)
+  assert "tuning seed only" in ax.get_xticklabels()[-1].get_text()
+  styles = {lm_plots._style(n)["color"] + str(lm_plots._style(n)["ls"]) for n in ALL_NAMES}
+  assert len(styles) == len(ALL_NAMES)  # no two registry entries look alike
