@@ -163,23 +163,24 @@ def finals_figure(analysis: dict, tunings: dict, off_scale: float = 0.25):
   best = float(np.mean(values[analysis["best_baseline"]]))
   far = {n: v for n, v in values.items() if np.mean(v) > best + off_scale}
   shown = [n for n in values if n not in far]
+  unscored = {n for n in shown if tunings[n]["scored_on_tuning_seed"]}
   fig, ax = plt.subplots(figsize=(1.3 * len(shown) + 2.5, 4.4))
   for k, name in enumerate(shown):
     v, colour = values[name], _style(name)["color"]
     # Not yet scored: its one point is the tuning seed's, drawn hollow (it chose the rate).
-    face = "white" if tunings[name]["scored_on_tuning_seed"] else colour
+    face = "white" if name in unscored else colour
     xs = k + np.linspace(-0.12, 0.12, len(v))
     ax.plot(xs, v, "o", ms=5, alpha=0.8, color=colour, mfc=face, ls="")
     ax.plot([k - 0.25, k + 0.25], [np.mean(v)] * 2, lw=2.2, color=colour)
   ax.axhline(
     best, ls="--", lw=1, color="0.4", label=f"{LABELS.get(analysis['best_baseline'])} mean"
   )
-  ticks = [f"{LABELS.get(n, n)}\nlr {tunings[n]['best']:g}"
-           + ("\ntuning seed only" if tunings[n]["scored_on_tuning_seed"] else "") for n in shown]  # fmt: skip
+  only_tuned = {n: "\ntuning seed only" if n in unscored else "" for n in shown}
+  ticks = [f"{LABELS.get(n, n)}\nlr {tunings[n]['best']:g}{only_tuned[n]}" for n in shown]
   ax.set_xticks(range(len(shown)), ticks, fontsize=8)
   ax.set_ylabel(f"final validation {metric.removeprefix('val_')} (lower is better)")
   title = "each optimizer at its tuned rate: scoring seeds as points, their mean as a bar"
-  if any(tunings[n]["scored_on_tuning_seed"] for n in shown):
+  if unscored:
     title += "\n(hollow: not yet scored, the tuning seed's run)"
   if far:
     title += "\noff the scale: " + ", ".join(
