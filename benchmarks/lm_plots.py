@@ -29,12 +29,27 @@ def _style(name: str) -> dict:
   return dict(color=PALETTE[k % n], ls=LINE_STYLES[(k + k // n) % len(LINE_STYLES)])
 
 
-def plot_curves(analysis: dict, tunings: dict, path: Path) -> Path:
-  """Validation loss against the position, each optimizer at its tuned rate; seeds thin, mean thick."""
+def final_values(analysis: dict, tunings: dict) -> dict:
+  """Each optimizer's final losses at its tuned rate, one per scoring seed."""
+  metric = analysis["metric"]
+  return {n: [r["final"][metric] for r in t["scoring"].values()] for n, t in tunings.items()}
+
+
+def far_from_best(analysis: dict, values: dict, off_scale: float = 0.25) -> dict:
+  """The optimizers whose mean final loss is more than ``off_scale`` above the best baseline's:
+  the pictures name them instead of stretching their axes to them."""
+  best = float(np.mean(values[analysis["best_baseline"]]))
+  return {n: float(np.mean(v)) for n, v in values.items() if np.mean(v) > best + off_scale}
+
+
+def curves_figure(analysis: dict, tunings: dict):
+  """Validation loss against the position, each optimizer at its tuned rate; seeds thin, mean
+  thick. The zoomed half spans the final losses of all but the optimizers far above the best."""
   plt = _pyplot()
   position, metric = analysis["position"], analysis["metric"]
   fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
-  finals = []
+  values = final_values(analysis, tunings)
+  far = far_from_best(analysis, values)
   for name, t in tunings.items():
     runs = list(t["scoring"].values())
     xs = [e[position] for e in runs[0]["history"]]
@@ -47,20 +62,27 @@ def plot_curves(analysis: dict, tunings: dict, path: Path) -> Path:
       for curve in curves:
         ax.plot(xs, curve, lw=0.7, alpha=0.45, **_style(name))
       ax.plot(xs, curves.mean(0), lw=2.0, label=label, **_style(name))
-    finals.extend(curves[:, -1])
   for ax in axes:
     ax.set(xlabel=position, ylabel=f"validation {metric.removeprefix('val_')}")
     ax.grid(alpha=0.3)
   start = len(xs) // 2
   axes[1].set_xlim(xs[start], xs[-1])
-  low, high = min(finals), max(finals)
+  near = [v for n, finals in values.items() if n not in far for v in finals]
+  low, high = min(near), max(near)
   axes[1].set_ylim(low - 0.02 * max(high - low, 0.05), high + 0.6 * max(high - low, 0.05))
   axes[0].set_title("whole run (thin: seeds; thick: their mean)", fontsize=10)
-  axes[1].set_title("second half, zoomed", fontsize=10)
+  above = ", ".join(f"{LABELS.get(n, n)} ({m:.3f})" for n, m in far.items())
+  axes[1].set_title("second half, zoomed on the final losses"
+                    + (f"; above it: {above}" if far else ""), fontsize=10)  # fmt: skip
   axes[0].legend(fontsize=8)
   fig.tight_layout()
+  return fig
+
+
+def plot_curves(analysis: dict, tunings: dict, path: Path) -> Path:
+  fig = curves_figure(analysis, tunings)
   fig.savefig(path, dpi=120)
-  plt.close(fig)
+  _pyplot().close(fig)
   return path
 
 
@@ -159,9 +181,9 @@ def finals_figure(analysis: dict, tunings: dict, off_scale: float = 0.25):
   mean are named in the title instead, so that the axis shows the differences at their size."""
   plt = _pyplot()
   metric = analysis["metric"]
-  values = {n: [r["final"][metric] for r in t["scoring"].values()] for n, t in tunings.items()}
+  values = final_values(analysis, tunings)
   best = float(np.mean(values[analysis["best_baseline"]]))
-  far = {n: v for n, v in values.items() if np.mean(v) > best + off_scale}
+  far = far_from_best(analysis, values, off_scale)
   shown = [n for n in values if n not in far]
   unscored = {n for n in shown if tunings[n]["scored_on_tuning_seed"]}
   fig, ax = plt.subplots(figsize=(1.3 * len(shown) + 2.5, 4.4))
@@ -184,7 +206,7 @@ def finals_figure(analysis: dict, tunings: dict, off_scale: float = 0.25):
     title += "\n(hollow: not yet scored, the tuning seed's run)"
   if far:
     title += "\noff the scale: " + ", ".join(
-      f"{LABELS.get(n, n)} {np.mean(v):.3f}" for n, v in far.items()
+      f"{LABELS.get(n, n)} {mean:.3f}" for n, mean in far.items()
     )
   ax.set_title(title, fontsize=9)
   ax.grid(alpha=0.3, axis="y")

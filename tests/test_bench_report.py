@@ -251,6 +251,8 @@ def test_the_final_loss_picture_keeps_far_optimizers_off_its_scale(follow_up):
   assert high < 2.7 / math.log(2) and "off the scale: Lion" in ax.get_title()
   assert low < 1.90 / math.log(2)  # the frozen policy's best seed is on it
   assert len(ax.get_xticklabels()) == len(tunings) - 1
+  zoomed = lm_plots.curves_figure(analysis, tunings).axes[1]
+  assert zoomed.get_ylim()[1] < 2.7 / math.log(2) and "above it: Lion (3.895)" in zoomed.get_title()
 
 
 def test_the_pictures_keep_one_colour_per_optimizer_and_draw_an_unscored_run_hollow(sweep):
