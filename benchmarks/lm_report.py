@@ -236,8 +236,9 @@ def knob_rows(tunings: dict, baseline: str) -> dict:
       continue
     alone = finals(tunings, name)
     seeds = sorted(set(base) & set(frozen) & set(alone))
-    gain = float(np.mean([base[s] - alone[s] for s in seeds])) if seeds else math.nan
-    frozen_gain = float(np.mean([base[s] - frozen[s] for s in seeds])) if seeds else math.nan
+    # No seed in common (a knob tuned, not yet scored): no gain to give, rather than a NaN.
+    gain = float(np.mean([base[s] - alone[s] for s in seeds])) if seeds else None
+    frozen_gain = float(np.mean([base[s] - frozen[s] for s in seeds])) if seeds else None
     rows[name] = dict(
       knob=knob, rate=tunings[name]["best"], val=_mean_std(list(alone.values())), seeds=seeds,
       gain=gain, frozen_gain=frozen_gain, share=gain / frozen_gain if seeds else None,
@@ -419,10 +420,10 @@ def knob_markdown(analysis: dict) -> str:
            "|---|---|---|---|---|---|---|"]  # fmt: skip
   for name, row in analysis["knobs"].items():
     share = "—" if row["share"] is None else f"{row['share']:.0%}"
-    seeds = ",".join(map(str, row["seeds"])) or "none in common"
-    lines.append(f"| {row['knob']} ({LABELS.get(name, name)}) | {row['rate']:g} | "
-                 f"{_ms(row['val'])} | {row['gain']:+.4f} | {row['frozen_gain']:+.4f} | {share} | "
-                 f"{seeds} |")  # fmt: skip
+    gains = [("—" if g is None else f"{g:+.4f}") for g in (row["gain"], row["frozen_gain"])]
+    seeds = ",".join(map(str, row["seeds"])) or "none in common (not yet scored)"
+    lines.append(f"| {LABELS.get(name, name)} | {row['rate']:g} | {_ms(row['val'])} | "
+                 f"{gains[0]} | {gains[1]} | {share} | {seeds} |")  # fmt: skip
   return "\n".join(lines)
 
 

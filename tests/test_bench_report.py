@@ -235,7 +235,7 @@ def test_the_best_baseline_on_a_schedule_of_its_own(follow_up, capsys):
   expected = np.mean([(v - 0.005) / math.log(2) - frozen_at_200 for v in (2.00, 2.02, 2.04)])
   assert own["vs_frozen_at_step"]["mean"] == pytest.approx(expected)
   text = (follow_up / "lm_report.md").read_text()
-  assert "| p_m (" in text and "| 80% |" in text and "0.0001 (0.01)" in text
+  assert "| p_m alone (QHAdam-like) | " in text and "| 80% |" in text and "0.0001 (0.01)" in text
   assert "200-step schedule of its own" in text and "0.001 (given)" in text
 
 
@@ -273,3 +273,12 @@ def test_the_pictures_keep_one_colour_per_optimizer_and_draw_an_unscored_run_hol
   assert "tuning seed only" in ax.get_xticklabels()[-1].get_text()
   styles = {lm_plots._style(n)["color"] + str(lm_plots._style(n)["ls"]) for n in ALL_NAMES}
   assert len(styles) == len(ALL_NAMES)  # no two registry entries look alike
+
+
+def test_a_knob_tuned_but_not_yet_scored_has_no_gain_rather_than_nan(follow_up):
+  records = lm_report.load(follow_up) + [_record("pilot_ps", 1e-3, 0, [2.9, 2.5, 2.3, 1.95])]
+  analysis, _ = lm_report.analyse(records, "adamw")
+  row = analysis["knobs"]["pilot_ps"]
+  assert row["gain"] is None and row["frozen_gain"] is None and row["share"] is None
+  text = lm_report.knob_markdown(analysis)
+  assert "nan" not in text and "| — | — | — | none in common (not yet scored) |" in text
