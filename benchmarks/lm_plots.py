@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.colours import LINE_STYLES, PALETTE
+from benchmarks.colours import LINE_STYLES, MARKERS, PALETTE
 from benchmarks.optimizers import LABELS, listing_order
 from benchmarks.table import LEARNED_VS_FROZEN, POLICY_FIELDS
 
@@ -40,6 +40,11 @@ def far_from_best(analysis: dict, values: dict, off_scale: float = 0.25) -> dict
   the pictures name them instead of stretching their axes to them."""
   best = float(np.mean(values[analysis["best_baseline"]]))
   return {n: float(np.mean(v)) for n, v in values.items() if np.mean(v) > best + off_scale}
+
+
+def _marker(name: str) -> str:
+  """Where colours repeat (past the palette's length in registry order), the marker differs."""
+  return MARKERS[listing_order(name) // len(PALETTE) % len(MARKERS)]
 
 
 def curves_figure(analysis: dict, tunings: dict):
@@ -192,7 +197,7 @@ def finals_figure(analysis: dict, tunings: dict, off_scale: float = 0.25):
     # Not yet scored: its one point is the tuning seed's, drawn hollow (it chose the rate).
     face = "white" if name in unscored else colour
     xs = k + np.linspace(-0.12, 0.12, len(v))
-    ax.plot(xs, v, "o", ms=5, alpha=0.8, color=colour, mfc=face, ls="")
+    ax.plot(xs, v, _marker(name), ms=5, alpha=0.8, color=colour, mfc=face, ls="")
     ax.plot([k - 0.25, k + 0.25], [np.mean(v)] * 2, lw=2.2, color=colour)
   ax.axhline(
     best, ls="--", lw=1, color="0.4", label=f"{LABELS.get(analysis['best_baseline'])} mean"
@@ -210,7 +215,7 @@ def finals_figure(analysis: dict, tunings: dict, off_scale: float = 0.25):
     )
   ax.set_title(title, fontsize=9)
   ax.grid(alpha=0.3, axis="y")
-  ax.legend(fontsize=8, loc="upper right")
+  ax.legend(fontsize=8, loc="best")  # not over a point
   fig.tight_layout()
   return fig
 

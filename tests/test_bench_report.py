@@ -266,13 +266,15 @@ def test_the_pictures_keep_one_colour_per_optimizer_and_draw_an_unscored_run_hol
   analysis, tunings = lm_report.analyse(records, "adamw")
   fig = lm_plots.finals_figure(analysis, tunings)
   (ax,) = fig.axes
-  points = {line.get_color(): line for line in ax.lines if line.get_marker() == "o"}
+  points = {line.get_color(): line for line in ax.lines if line.get_linestyle() == "None"}
   lion, pilot = lm_plots._style("lion")["color"], lm_plots._style("pilot")["color"]
   assert points[lion].get_markerfacecolor() == "white" and "hollow" in ax.get_title()
   assert to_hex(points[pilot].get_markerfacecolor()) == to_hex(pilot)
   assert "tuning seed only" in ax.get_xticklabels()[-1].get_text()
   styles = {lm_plots._style(n)["color"] + str(lm_plots._style(n)["ls"]) for n in ALL_NAMES}
   assert len(styles) == len(ALL_NAMES)  # no two registry entries look alike
+  looks = {lm_plots._style(n)["color"] + lm_plots._marker(n) for n in ALL_NAMES}
+  assert len(looks) == len(ALL_NAMES)  # nor as points
 
 
 def test_a_knob_tuned_but_not_yet_scored_has_no_gain_rather_than_nan(follow_up):
