@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.colours import LINE_STYLES, MARKERS, PALETTE
+from benchmarks.lm_report import finals
 from benchmarks.optimizers import LABELS, listing_order
 from benchmarks.table import LEARNED_VS_FROZEN, POLICY_FIELDS
 
@@ -29,10 +30,9 @@ def _style(name: str) -> dict:
   return dict(color=PALETTE[k % n], ls=LINE_STYLES[(k + k // n) % len(LINE_STYLES)])
 
 
-def final_values(analysis: dict, tunings: dict) -> dict:
-  """Each optimizer's final losses at its tuned rate, one per scoring seed."""
-  metric = analysis["metric"]
-  return {n: [r["final"][metric] for r in t["scoring"].values()] for n, t in tunings.items()}
+def final_values(tunings: dict) -> dict:
+  """Each optimizer's final losses at its tuned rate, one per scoring seed (`lm_report.finals`)."""
+  return {name: list(finals(tunings, name).values()) for name in tunings}
 
 
 def far_from_best(analysis: dict, values: dict, off_scale: float = 0.25) -> dict:
@@ -53,7 +53,7 @@ def curves_figure(analysis: dict, tunings: dict):
   plt = _pyplot()
   position, metric = analysis["position"], analysis["metric"]
   fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
-  values = final_values(analysis, tunings)
+  values = final_values(tunings)
   far = far_from_best(analysis, values)
   for name, t in tunings.items():
     runs = list(t["scoring"].values())
@@ -186,7 +186,7 @@ def finals_figure(analysis: dict, tunings: dict, off_scale: float = 0.25):
   mean are named in the title instead, so that the axis shows the differences at their size."""
   plt = _pyplot()
   metric = analysis["metric"]
-  values = final_values(analysis, tunings)
+  values = final_values(tunings)
   best = float(np.mean(values[analysis["best_baseline"]]))
   far = far_from_best(analysis, values, off_scale)
   shown = [n for n in values if n not in far]
