@@ -42,4 +42,5 @@ nitpick_ignore_regex = [(r"py:.*", r"^(?!pilot_optax\b).*")]
 
 html_theme = "furo"
 html_title = f"pilot-optax {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["tables.css"]  # the reports' wide tables (docs/_static/tables.css)
