@@ -34,6 +34,7 @@ with its named relatives and taken apart one knob at a time (the language-model 
 | pilot_ps             | AdamW but p_s = σ(−2) ≈ 0.119 (|n|^0.881 sign n): p_m, p_v at Adam's 1, ½ |
 | adamw_wd_pilot       | AdamW at PILOT's weight decay, 1e-4 |
 | pilot_frozen_wd_adamw | the frozen policy at AdamW's weight decay, 1e-2 |
+| adamw_b2_095         | AdamW with b2 = 0.95, common for language models (``benchmarks/lm_midpoints_run.sh``) |
 
 The three one-knob variants are ``pilot(lr_phi=0, policy_overrides=...)`` at AdamW's weight
 decay, so that each differs from AdamW in that one knob only; all three pinned at Adam's values
@@ -68,7 +69,8 @@ class Entry:
   """One optimizer of the comparison: how it is named, tuned and built.
 
   ``build(schedule, hyperparameters, mask)`` returns the optax transformation (``mask``: the
-  weight-decay mask, None to decay every parameter); ``lr_phi_factor``
+  weight-decay mask, None to decay every parameter); ``options``: an optax entry's other
+  arguments (``b2=0.95``), recorded with its hyperparameters; ``lr_phi_factor``
   (PILOT's family only) scales the paper's η_φ; ``needs_objective``: its update takes the
   loss (``obj_fn=``) to estimate a Hessian; ``ablation``: not one of the paper's six.
   """
@@ -81,6 +83,7 @@ class Entry:
   needs_objective: bool = False
   ablation: bool = False
   policy_overrides: dict | None = None
+  options: dict | None = None
 
   @property
   def is_pilot(self) -> bool:
@@ -106,19 +109,20 @@ def _one_knob(knob: str) -> Entry:
                policy_overrides=adam_knobs)  # fmt: skip
 
 
-def _optax(name: str, **fixed) -> Callable:
-  """The builder of optax's optimizer ``name`` (``optax.contrib`` for sophia), with ``fixed`` and
-  the weight decay when the entry has one."""
+def _optax(name: str) -> Callable:
+  """The builder of optax's optimizer ``name`` (``optax.contrib`` for sophia), with the entry's
+  options and its weight decay when it has one."""
 
   def build(schedule, hp, mask):
     import optax
     import optax.contrib
 
     make = getattr(optax.contrib, name) if name == "sophia" else getattr(optax, name)
+    options = {k: v for k, v in hp.items() if k not in ("peak_learning_rate", "weight_decay")}
     if hp["weight_decay"] == 0:
-      return make(schedule, **fixed)
+      return make(schedule, **options)
     mask_name = "weight_decay_mask" if name == "sophia" else "mask"
-    return make(schedule, weight_decay=hp["weight_decay"], **{mask_name: mask}, **fixed)
+    return make(schedule, weight_decay=hp["weight_decay"], **{mask_name: mask}, **options)
 
   return build
 
@@ -142,6 +146,7 @@ REGISTRY: dict[str, Entry] = {
   "pilot_ps": _one_knob("ps"),
   "adamw_wd_pilot": Entry("AdamW, wd 1e-4", 1e-3, 1e-4, _optax("adamw"), ablation=True),
   "pilot_frozen_wd_adamw": Entry("PILOT frozen, wd 1e-2", 1e-3, 1e-2, _pilot, lr_phi_factor=0.0, ablation=True),
+  "adamw_b2_095": Entry("AdamW, b2 0.95", 1e-3, 1e-2, _optax("adamw"), ablation=True, options={"b2": 0.95}),
 }  # fmt: skip
 # Every name `--optimizer` accepts, in the order tables list them; 'all' is the paper's six.
 ALL_NAMES = tuple(REGISTRY)
@@ -182,7 +187,7 @@ def resolve(name: str, dataset: str, arch: str, peak_lr: float | None = None) ->
     hp |= tuned | {"lr_phi": tuned["lr_phi"] * entry.lr_phi_factor}
     if entry.policy_overrides:
       hp["policy_overrides"] = dict(entry.policy_overrides)
-  return Resolved(name, entry, hp)
+  return Resolved(name, entry, hp | (entry.options or {}))
 
 
 def parse_names(names: str) -> list[str]:

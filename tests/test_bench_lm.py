@@ -127,8 +127,12 @@ def test_bad_text_options_are_usage_errors(tmp_path, capsys, options, message):
 def test_lattice_neighbours_are_half_a_decade_apart():
   assert tuning.lattice_neighbours(1e-3) == (3e-4, 3e-3)
   assert tuning.lattice_neighbours(3e-3) == (1e-3, 1e-2)
-  with pytest.raises(ValueError, match="lattice"):
-    tuning.lattice_neighbours(2e-3)
+  # a midpoint's neighbours are the lattice rates on either side of it
+  assert tuning.lattice_neighbours(1.78e-2) == (1e-2, 3e-2)
+  assert tuning.lattice_neighbours(5.62e-3) == (3e-3, 1e-2)
+  assert tuning.on_lattice(3e-3) and tuning.on_lattice(1e-2) and not tuning.on_lattice(5.62e-3)
+  with pytest.raises(ValueError, match="> 0"):
+    tuning.lattice_neighbours(0.0)
 
 
 def test_the_grid_widens_until_the_best_rate_is_inside():
@@ -148,6 +152,15 @@ def test_tuning_reads_a_sweeps_results(tmp_path, capsys):
   assert capsys.readouterr().out.split() == ["0.003"]  # best 3e-3, both neighbours tried
   with pytest.raises(SystemExit, match="no results of lion"):
     tuning.main(["best", str(tmp_path), "--optimizer", "lion"])
+  # a midpoint in a second folder is compared with the first folder's rates, and can win
+  other = tmp_path / "midpoints"
+  other.mkdir()
+  record = dict(optimizer="adamw", seed=0, final=dict(val_loss=0.9),
+                hyperparameters=dict(peak_learning_rate=5.62e-3))  # fmt: skip
+  (other / "m.json").write_text(json.dumps(record))
+  tuning.main(["best", str(tmp_path), str(other), "--optimizer", "adamw"])
+  tuning.main(["next", str(tmp_path), str(other), "--optimizer", "adamw"])
+  assert capsys.readouterr().out.split() == ["0.00562"]  # its neighbours 3e-3 and 1e-2 tried
 
 
 def test_the_workloads_eval_batches_cover_each_set_once(tmp_path, corpus_dir):

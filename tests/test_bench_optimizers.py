@@ -39,6 +39,20 @@ def test_nadamw_entry_is_optax_nadamw_with_adamw_settings():
   assert np.abs(np.stack(ours) - np.stack(adamw)).max() > 1e-5
 
 
+def test_adamw_b2_entry_is_optax_adamw_with_b2_095_recorded():
+  made = resolve("adamw_b2_095", "bible", "transformer", 1e-2)
+  assert made.hyperparameters == {"peak_learning_rate": 1e-2, "weight_decay": 1e-2, "b2": 0.95}
+  schedule = optax.cosine_decay_schedule(1e-2, 10)
+  params = jnp.ones((4, 3))
+  ours = np.stack(_updates(made.make(schedule), params, _gradients()))
+  theirs = _updates(optax.adamw(schedule, b2=0.95, weight_decay=1e-2), params, _gradients())
+  np.testing.assert_array_equal(ours, np.stack(theirs))
+  # b2 reaches optax: AdamW's default 0.999 gives other steps
+  default = _updates(optax.adamw(schedule, weight_decay=1e-2), params, _gradients())
+  assert np.abs(ours - np.stack(default)).max() > 1e-5
+  assert "b2" not in resolve("adamw", "bible", "transformer").hyperparameters
+
+
 def _closed_form(knobs, gradients, params, lr, wd, b1=0.9, b2=0.999, eps=1e-8):
   """AdamW's moments, then PILOT's direction at constant knobs, in float64."""
   m = v = np.zeros_like(params, np.float64)

@@ -38,6 +38,7 @@ OPTIMIZERS = (
   "pilot_pm",
   "pilot_pv",
   "pilot_ps",
+  "adamw_b2_095",
 )
 
 
