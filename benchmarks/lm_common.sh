@@ -1,5 +1,7 @@
 # Sourced by benchmarks/lm_run.sh and lm_followup_run.sh, after run_common.sh: their options, the
-# code that trains, and one training run. Each script names its sweep folder in NAME first.
+# code that trains, and one training run. Each script names its sweep folder in NAME first, and
+# in FOLDER_OPTIONS the folders of earlier sweeps it reads ("sweep followup": --sweep DIR sets
+# SWEEP, --followup DIR sets FOLLOWUP; each keeps the script's default unless given).
 #   --out DIR   where the results go (default: results/NAME, a folder of your own; a sweep
 #               already there resumes: finished runs are skipped, stopped ones continue)
 #   --data DIR  the SWORD modules (default /usr/share/sword)
@@ -19,7 +21,9 @@ while [ $# -gt 0 ]; do
     --out) OUT=${2:?--out needs a folder}; OUT_GIVEN=1; shift 2 ;;
     --data) DATA=${2:?--data needs a folder}; shift 2 ;;
     --commit) COMMIT=1; shift ;;
-    *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *)
+      [[ " ${FOLDER_OPTIONS:-} " = *" ${1#--} "* ]] || { echo "error: unknown option $1 (see --help)" >&2; exit 2; }
+      folder=${1#--}; declare "${folder^^}=${2:?$1 needs a folder}"; shift 2 ;;
   esac
 done
 if [ "$COMMIT" = 1 ]; then
@@ -67,8 +71,10 @@ train() {  # OPTIMIZER RATE SEED [FOLDER [EXTRA OPTIONS...]]: one run, 2,000 ste
   save "$1 at $2, seed $3${5:+ (${*:5})}"
 }
 
-tuning() {  # next|best OPTIMIZER [FOLDER]
-  (cd "$CODE_DIR" && python -m benchmarks.tuning "$1" "${3:-$OUT}" --optimizer "$2" --seed 0)
+tuning() {  # next|best OPTIMIZER [FOLDER...]: over OUT unless told
+  local what=$1 name=$2; shift 2
+  [ $# -gt 0 ] || set -- "$OUT"
+  (cd "$CODE_DIR" && python -m benchmarks.tuning "$what" "$@" --optimizer "$name" --seed 0)
 }
 
 widen() {  # OPTIMIZER...: until each one's best rate has a tried rate on each side

@@ -27,9 +27,7 @@
 source "$(dirname "$0")/run_common.sh"
 NAME=bible_transformer_followup
 SWEEP=benchmarks/results/bible_transformer_sweep
-for ((k = 1; k <= $#; k++)); do  # --sweep is this script's own; the rest go to lm_common.sh
-  if [ "${!k}" = --sweep ]; then j=$((k + 1)); SWEEP=${!j:?--sweep needs a folder}; set -- "${@:1:k-1}" "${@:k+2}"; break; fi
-done
+FOLDER_OPTIONS=sweep
 source benchmarks/lm_common.sh
 SWEEP=$(cd "$SWEEP" && pwd)
 KNOBS="pilot_pm pilot_pv pilot_ps"

@@ -25,23 +25,11 @@ source "$(dirname "$0")/run_common.sh"
 NAME=bible_transformer_midpoints
 SWEEP=benchmarks/results/bible_transformer_sweep
 FOLLOWUP=benchmarks/results/bible_transformer_followup
-for option in --sweep --followup; do  # this script's own; the rest go to lm_common.sh
-  for ((k = 1; k <= $#; k++)); do
-    if [ "${!k}" = "$option" ]; then
-      j=$((k + 1)); folder=${!j:?$option needs a folder}
-      if [ "$option" = --sweep ]; then SWEEP=$folder; else FOLLOWUP=$folder; fi
-      set -- "${@:1:k-1}" "${@:k+2}"; break
-    fi
-  done
-done
+FOLDER_OPTIONS="sweep followup"
 source benchmarks/lm_common.sh
 SWEEP=$(cd "$SWEEP" && pwd)
 FOLLOWUP=$(cd "$FOLLOWUP" && pwd)
 FINALISTS="adamw nadamw pilot_frozen pilot"
-
-best_of_all() {  # OPTIMIZER: its best rate on the tuning seed over the three folders
-  (cd "$CODE_DIR" && python -m benchmarks.tuning best "$SWEEP" "$FOLLOWUP" "$OUT" --optimizer "$1" --seed 0)
-}
 
 quarter_decade() {  # RATE SIGN: RATE × 10^(SIGN/4), to three significant digits
   python -c "import sys; print(f'{float(sys.argv[1]) * 10 ** (int(sys.argv[2]) / 4):.3g}')" "$1" "$2"
@@ -66,7 +54,7 @@ report "$SWEEP" "$FOLLOWUP" "$OUT"; save "report: AdamW with b2 0.95 tuned"
 # 3. Scoring where the tuning moved, and AdamW with b2 = 0.95
 for seed in 1 2 3 4 5; do
   for name in $FINALISTS; do
-    rate=$(best_of_all "$name")
+    rate=$(tuning best "$name" "$SWEEP" "$FOLLOWUP" "$OUT")
     if is_midpoint "$rate"; then train "$name" "$rate" "$seed"; fi
   done
   train adamw_b2_095 "$(tuning best adamw_b2_095)" "$seed"
