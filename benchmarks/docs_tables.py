@@ -3,7 +3,8 @@
     python -m benchmarks.docs_tables [--check]
 
 A page (README.md, benchmarks/README.md, or a page of the site under docs/) names a committed
-markdown file of results between two markers,
+markdown file (a tool's table of results, or benchmarks/commands.md, the table of the
+benchmark commands that two pages show) between two markers,
 
     <!-- results: benchmarks/results/step_overhead_cpu.md -->
     ...the file's text, copied here...
