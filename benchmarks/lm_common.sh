@@ -1,5 +1,6 @@
-# Sourced by benchmarks/lm_run.sh and lm_followup_run.sh, after run_common.sh: their options, the
-# code that trains, and one training run. Each script names its sweep folder in NAME first, and
+# Sourced by benchmarks/lm_run.sh, lm_followup_run.sh and lm_midpoints_run.sh, after
+# run_common.sh: their options, the code that trains, and one training run. Each script names
+# its sweep folder in NAME first, and
 # in FOLDER_OPTIONS the folders of earlier sweeps it reads ("sweep followup": --sweep DIR sets
 # SWEEP, --followup DIR sets FOLLOWUP; each keeps the script's default unless given).
 #   --out DIR   where the results go (default: results/NAME, a folder of your own; a sweep
