@@ -52,8 +52,10 @@ if [ "$COMMIT" = 1 ]; then
 else
   CODE=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 fi
+# The step costs the report cites: a script whose optimizers one file lacks names another.
+STEP_COSTS=${STEP_COSTS:-benchmarks/results/lm_step_cpu.json}
 report() {  # the tables and plots, by the checkout's current code (any failure only reported)
-  (cd "$REPO" && python -m benchmarks.lm_report "$@" --step-costs benchmarks/results/lm_step_cpu.json) \
+  (cd "$REPO" && python -m benchmarks.lm_report "$@" --step-costs "$STEP_COSTS") \
     || echo "warning: the report failed; the runs go on" >&2
 }
 
