@@ -247,7 +247,8 @@ def knob_rows(tunings: dict, baseline: str) -> dict:
 
 
 def weight_decay_rows(tunings: dict, baseline: str) -> dict:
-  """Each weight-decay swap against the run it changes (paired), and against the baseline."""
+  """Each weight-decay swap against the run it changes (paired), against the baseline, and the
+  frozen policy − AdamW at the swap's weight decay (the swap beside the other's original)."""
   rows = {}
   for name, original in WEIGHT_DECAY_SWAPS.items():
     if name not in tunings or original not in tunings:
@@ -259,6 +260,12 @@ def weight_decay_rows(tunings: dict, baseline: str) -> dict:
                       original_weight_decay=decay[original], val=_mean_std(list(val.values())),
                       vs_original=_paired_to(val, tunings, original),
                       vs_baseline=_paired_to(val, tunings, baseline) if name != baseline else None)  # fmt: skip
+    # Each swap takes the other original's weight decay: that original is its equal.
+    partner = next(o for o in WEIGHT_DECAY_SWAPS.values() if o != original)
+    frozen, adamw = (name, partner) if original == FROZEN else (partner, name)
+    if partner in tunings:
+      rows[name]["equal_decay"] = dict(frozen=frozen, adamw=adamw, paired=_paired_losses(
+        finals(tunings, frozen), finals(tunings, adamw)))  # fmt: skip
   return rows
 
 
@@ -435,6 +442,14 @@ def weight_decay_markdown(analysis: dict) -> str:
     lines.append(f"| {LABELS.get(name, name)} | {row['weight_decay']:g} "
                  f"({row['original_weight_decay']:g}) | {row['rate']:g} | {_ms(row['val'])} | "
                  f"{_paired(row['vs_original'])} | {_paired(row['vs_baseline'])} |")  # fmt: skip
+  equal = [(row["weight_decay"], row["equal_decay"]) for row in analysis["weight_decay"].values()
+           if "equal_decay" in row]  # fmt: skip
+  if equal:
+    lines += ["", "The frozen policy − AdamW at equal weight decay (one of the two swapped):", "",
+              "| weight decay | frozen policy | AdamW | Δ | 95% CI | p |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {decay:g} | {LABELS.get(pair['frozen'], pair['frozen'])} | "
+              f"{LABELS.get(pair['adamw'], pair['adamw'])} | {_paired(pair['paired'])} |"
+              for decay, pair in sorted(equal, key=lambda e: e[0])]  # fmt: skip
   return "\n".join(lines)
 
 
@@ -527,7 +542,9 @@ def main(argv=None) -> None:
   try:
     records = load(*args.directories)
     rivals = tuple(n for n in args.rivals.split(",") if n.strip())
-    shorter = sorted(p for d in args.directories for p in Path(d).glob("steps_*") if p.is_dir())
+    # A shorter schedule's folder holds only checkpoints until its first run ends: not yet read.
+    shorter = sorted(p for d in args.directories for p in Path(d).glob("steps_*")
+                     if p.is_dir() and any(p.glob("*.json")))  # fmt: skip
     short_records = load(*shorter) if shorter else []
     analysis, tunings = analyse(records, args.baseline, rivals, short_records)
   except ValueError as e:

@@ -223,6 +223,20 @@ def test_the_weight_decay_swaps_are_paired_with_the_runs_they_change(follow_up):
   assert frozen["vs_original"]["mean"] == pytest.approx(-0.02 / math.log(2))
   assert frozen["vs_baseline"]["mean"] == pytest.approx(-0.12 / math.log(2))
   assert analysis["final"]["adamw_wd_pilot"]["given_rate"]
+  # At equal weight decay: the frozen policy against AdamW moved to its decay, and moved to AdamW's.
+  assert adamw["equal_decay"]["frozen"] == "pilot_frozen"
+  assert adamw["equal_decay"]["paired"]["mean"] == pytest.approx(-0.11 / math.log(2))
+  assert frozen["equal_decay"]["adamw"] == "adamw"
+  assert frozen["equal_decay"]["paired"]["mean"] == pytest.approx(-0.12 / math.log(2))
+
+
+def test_a_shorter_schedule_with_no_finished_run_yet_is_left_out(follow_up):
+  """While its first run trains, a steps_<N>/ folder holds only checkpoints."""
+  for path in (follow_up / "steps_200").glob("*.json"):
+    path.unlink()
+  (follow_up / "steps_200" / "checkpoints").mkdir()
+  lm_report.main([str(follow_up), "--no-plots"])
+  assert json.loads((follow_up / "lm_summary.json").read_text())["own_schedule"] is None
 
 
 def test_the_best_baseline_on_a_schedule_of_its_own(follow_up, capsys):
