@@ -24,10 +24,11 @@ sweep of `benchmarks.train` over peak learning rates (the Fashion-MNIST sweep, p
   asks the same halfway, where the comparison is less shaped by the decay. The speedup is the
   baseline's steps over the optimizer's, paired by seed;
 - **time to target on a schedule of its own**: the best baseline run for fewer steps (its
-  `steps_<N>` runs), against its full-length runs and the frozen policy's loss at step N;
+  `steps_<N>` runs), against its full-length runs, the baseline's (when the best is a rival) and
+  the frozen policy's loss at step N;
 - **one knob at a time**: AdamW with one of the frozen policy's knobs switched on, and the share
   of the frozen policy's gain over AdamW each recovers; **the weight-decay swaps** against the
-  runs they change (runs at a given rate, on scoring seeds only, are scored as they are);
+  runs they change and the frozen policy − AdamW at equal weight decay (runs at a given rate, on scoring seeds only, are scored as they are);
 - the policy of PILOT at its tuned rate: ρ and the knobs over training.
 
 Writes DIR/lm_report.md (or --markdown), DIR/lm_summary.json and (unless --no-plots) PNGs:
@@ -269,9 +270,10 @@ def weight_decay_rows(tunings: dict, baseline: str) -> dict:
   return rows
 
 
-def own_schedule(short_records: list, tunings: dict, best: str) -> dict | None:
-  """The best baseline on a shorter schedule of its own (same rate), against its full-length runs
-  and the frozen policy's loss at the same step: is the frozen policy's speedup real?"""
+def own_schedule(short_records: list, tunings: dict, best: str, baseline: str) -> dict | None:
+  """The best baseline on a shorter schedule of its own (same rate), against its full-length runs,
+  the baseline's (when the best is a rival) and the frozen policy's loss at the same step: is
+  the frozen policy's speedup real?"""
   runs = {r["seed"]: r for r in short_records if r["optimizer"] == best}
   if not runs or best not in tunings:
     return None
@@ -282,6 +284,9 @@ def own_schedule(short_records: list, tunings: dict, best: str) -> dict | None:
              target=float(np.median(list(full.values()))),
              vs_full=_paired_losses(short, full))  # fmt: skip
   out["reached"] = sum(v <= out["target"] for v in short.values())
+  if best != baseline and baseline in tunings:
+    out["baseline"] = baseline
+    out["vs_baseline_full"] = _paired_to(short, tunings, baseline)
   if FROZEN in tunings:
     frozen = {s: targets.loss_at(r["history"], "step", steps, metric_of(r))
               for s, r in tunings[FROZEN]["scoring"].items()}  # fmt: skip
@@ -321,7 +326,7 @@ def analyse(
     policy=policy_summary(tunings),
     knobs=knob_rows(tunings, baseline),
     weight_decay=weight_decay_rows(tunings, baseline),
-    own_schedule=own_schedule(short_records, tunings, best),
+    own_schedule=own_schedule(short_records, tunings, best, baseline),
   ), tunings
 
 
@@ -466,6 +471,9 @@ def own_schedule_markdown(analysis: dict) -> str:
     "|---|---|---|---|",
     f"| {name}, {row['full_steps']} steps | {_paired(row['vs_full'])} |",
   ]
+  if "vs_baseline_full" in row:
+    lines.append(f"| {LABELS.get(row['baseline'], row['baseline'])}, {row['full_steps']} steps | "
+                 f"{_paired(row['vs_baseline_full'])} |")  # fmt: skip
   if "vs_frozen_at_step" in row:
     frozen = LABELS.get(FROZEN, FROZEN)
     lines += [f"| {frozen} at step {row['steps']} of {row['full_steps']} | "

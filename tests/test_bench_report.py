@@ -245,12 +245,26 @@ def test_the_best_baseline_on_a_schedule_of_its_own(follow_up, capsys):
   assert (own["optimizer"], own["steps"], own["full_steps"]) == ("adamw", 200, 400)
   assert own["reached"] == 2  # 1.995 and 2.015 are at or below the median 2.02; 2.035 is not
   assert own["vs_full"]["mean"] == pytest.approx(-0.005 / math.log(2))
+  assert "vs_baseline_full" not in own  # the best baseline is AdamW itself
   frozen_at_200 = 2.4 / math.log(2)
   expected = np.mean([(v - 0.005) / math.log(2) - frozen_at_200 for v in (2.00, 2.02, 2.04)])
   assert own["vs_frozen_at_step"]["mean"] == pytest.approx(expected)
   text = (follow_up / "lm_report.md").read_text()
   assert "| p_m alone (QHAdam-like) | " in text and "| 80% |" in text and "0.0001 (0.01)" in text
   assert "200-step schedule of its own" in text and "0.001 (given)" in text
+
+
+def test_a_rival_on_a_schedule_of_its_own_is_paired_with_the_baselines_full_runs(follow_up):
+  """p_m alone (0.08 below AdamW) as the best baseline, on a 200-step schedule 0.005 below AdamW."""
+  for path in (follow_up / "steps_200").glob("*.json"):
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(record, optimizer="pilot_pm")))
+  lm_report.main([str(follow_up), "--no-plots", "--rivals", "pilot_pm"])
+  own = json.loads((follow_up / "lm_summary.json").read_text())["own_schedule"]
+  assert (own["optimizer"], own["baseline"]) == ("pilot_pm", "adamw")
+  assert own["vs_full"]["mean"] == pytest.approx(0.075 / math.log(2))
+  assert own["vs_baseline_full"]["mean"] == pytest.approx(-0.005 / math.log(2))
+  assert "| AdamW, 400 steps | -0.0072 |" in (follow_up / "lm_report.md").read_text()
 
 
 def test_the_final_loss_picture_keeps_far_optimizers_off_its_scale(follow_up):
