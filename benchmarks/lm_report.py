@@ -270,6 +270,11 @@ def weight_decay_rows(tunings: dict, baseline: str) -> dict:
   return rows
 
 
+def losses_at_step(runs: dict, step: int) -> dict:
+  """{seed: validation loss at ``step``} of ``runs`` {seed: record}."""
+  return {s: targets.loss_at(r["history"], "step", step, metric_of(r)) for s, r in runs.items()}
+
+
 def own_schedule(short_records: list, tunings: dict, best: str, baseline: str) -> dict | None:
   """The best baseline on a shorter schedule of its own (same rate), against its full-length runs,
   the baseline's (when the best is a rival) and the frozen policy's loss at the same step: is
@@ -284,13 +289,15 @@ def own_schedule(short_records: list, tunings: dict, best: str, baseline: str) -
              target=float(np.median(list(full.values()))),
              vs_full=_paired_losses(short, full))  # fmt: skip
   out["reached"] = sum(v <= out["target"] for v in short.values())
+  # Its own longer runs read at step N: how far a reading mid-schedule flatters time to target.
+  out["vs_full_at_step"] = _paired_losses(short, losses_at_step(tunings[best]["scoring"], steps))
   if best != baseline and baseline in tunings:
     out["baseline"] = baseline
     out["vs_baseline_full"] = _paired_to(short, tunings, baseline)
   if FROZEN in tunings:
-    frozen = {s: targets.loss_at(r["history"], "step", steps, metric_of(r))
-              for s, r in tunings[FROZEN]["scoring"].items()}  # fmt: skip
-    out["vs_frozen_at_step"] = _paired_losses(short, frozen)
+    out["vs_frozen_at_step"] = _paired_losses(
+      short, losses_at_step(tunings[FROZEN]["scoring"], steps)
+    )
     out["vs_frozen_final"] = _paired_to(short, tunings, FROZEN)
   return out
 
@@ -470,6 +477,7 @@ def own_schedule_markdown(analysis: dict) -> str:
     "| paired difference of its final loss to | mean | 95% CI | p |",
     "|---|---|---|---|",
     f"| {name}, {row['full_steps']} steps | {_paired(row['vs_full'])} |",
+    f"| {name} at step {row['steps']} of {row['full_steps']} | {_paired(row['vs_full_at_step'])} |",
   ]
   if "vs_baseline_full" in row:
     lines.append(f"| {LABELS.get(row['baseline'], row['baseline'])}, {row['full_steps']} steps | "

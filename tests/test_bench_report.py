@@ -246,6 +246,10 @@ def test_the_best_baseline_on_a_schedule_of_its_own(follow_up, capsys):
   assert own["reached"] == 2  # 1.995 and 2.015 are at or below the median 2.02; 2.035 is not
   assert own["vs_full"]["mean"] == pytest.approx(-0.005 / math.log(2))
   assert "vs_baseline_full" not in own  # the best baseline is AdamW itself
+  adamw_at_200 = 2.4 / math.log(2)  # its 400-step runs' loss at step 200
+  assert own["vs_full_at_step"]["mean"] == pytest.approx(
+    np.mean([(v - 0.005) / math.log(2) - adamw_at_200 for v in (2.00, 2.02, 2.04)])
+  )
   frozen_at_200 = 2.4 / math.log(2)
   expected = np.mean([(v - 0.005) / math.log(2) - frozen_at_200 for v in (2.00, 2.02, 2.04)])
   assert own["vs_frozen_at_step"]["mean"] == pytest.approx(expected)
