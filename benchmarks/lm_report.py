@@ -28,7 +28,8 @@ sweep of `benchmarks.train` over peak learning rates (the Fashion-MNIST sweep, p
   the frozen policy's loss at step N;
 - **one knob at a time**: AdamW with one of the frozen policy's knobs switched on, and the share
   of the frozen policy's gain over AdamW each recovers; **the weight-decay swaps** against the
-  runs they change and the frozen policy − AdamW at equal weight decay (runs at a given rate, on scoring seeds only, are scored as they are);
+  runs they change and the frozen policy − AdamW at equal weight decay (runs at a given rate, on
+  scoring seeds only, are scored as they are);
 - the policy of PILOT at its tuned rate: ρ and the knobs over training.
 
 Writes DIR/lm_report.md (or --markdown), DIR/lm_summary.json and (unless --no-plots) PNGs:
@@ -173,11 +174,11 @@ def _paired_to(val: dict, tunings: dict, other: str) -> dict | None:
 
 def target_values(base_runs: dict, position: str) -> dict:
   """Target A (the baseline's median final loss) and B (its median loss at half its budget)."""
-  finals = [r["final"][metric_of(r)] for r in base_runs.values()]
+  finals = list(final_losses(base_runs).values())
   some = next(iter(base_runs.values()))
   positions = [e[position] for e in some["history"]]
   half = min(positions, key=lambda p: abs(p - positions[-1] / 2))
-  halves = [targets.loss_at(r["history"], position, half, metric_of(r)) for r in base_runs.values()]
+  halves = list(losses_at(base_runs, position, half).values())
   return {
     "A": dict(value=float(np.median(finals)), where=f"tuned baseline's final {position}"),
     "B": dict(value=float(np.median(halves)), where=f"tuned baseline at {position} {half}"),
@@ -270,9 +271,9 @@ def weight_decay_rows(tunings: dict, baseline: str) -> dict:
   return rows
 
 
-def losses_at_step(runs: dict, step: int) -> dict:
-  """{seed: validation loss at ``step``} of ``runs`` {seed: record}."""
-  return {s: targets.loss_at(r["history"], "step", step, metric_of(r)) for s, r in runs.items()}
+def losses_at(runs: dict, position: str, where: int) -> dict:
+  """{seed: validation loss at ``position`` (step or epoch) ``where``} of ``runs`` {seed: record}."""
+  return {s: targets.loss_at(r["history"], position, where, metric_of(r)) for s, r in runs.items()}
 
 
 def own_schedule(short_records: list, tunings: dict, best: str, baseline: str) -> dict | None:
@@ -290,13 +291,13 @@ def own_schedule(short_records: list, tunings: dict, best: str, baseline: str) -
              vs_full=_paired_losses(short, full))  # fmt: skip
   out["reached"] = sum(v <= out["target"] for v in short.values())
   # Its own longer runs read at step N: how far a reading mid-schedule flatters time to target.
-  out["vs_full_at_step"] = _paired_losses(short, losses_at_step(tunings[best]["scoring"], steps))
+  out["vs_full_at_step"] = _paired_losses(short, losses_at(tunings[best]["scoring"], "step", steps))
   if best != baseline and baseline in tunings:
     out["baseline"] = baseline
     out["vs_baseline_full"] = _paired_to(short, tunings, baseline)
   if FROZEN in tunings:
     out["vs_frozen_at_step"] = _paired_losses(
-      short, losses_at_step(tunings[FROZEN]["scoring"], steps)
+      short, losses_at(tunings[FROZEN]["scoring"], "step", steps)
     )
     out["vs_frozen_final"] = _paired_to(short, tunings, FROZEN)
   return out
