@@ -91,47 +91,82 @@ def plot_curves(analysis: dict, tunings: dict, path: Path) -> Path:
   return path
 
 
-def plot_sensitivity(analysis: dict, path: Path) -> Path:
-  """Final validation loss on the tuning seed against the peak rate (log axis); ★ the tuned rate.
-
-  The axis stops at half again the lowest loss: a rate above it (or diverged) is drawn on the
-  top edge as ▲ with its value, so that the differences near the best stay visible."""
-  plt = _pyplot()
-  from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-
-  fig, ax = plt.subplots(figsize=(7.5, 4.4))
-  rows = analysis["sensitivity"]
-  low = min(v for row in rows.values() for v in row.values() if math.isfinite(v))
-  top = low + max(0.5 * low, 0.05)
-  rates_seen = set()
-  for k, (name, row) in enumerate(rows.items()):
+def _draw_sensitivity(ax, analysis: dict, top: float, mark_off_scale: bool) -> None:
+  """Each optimizer's final loss on the tuning seed against the rate, on ``ax``; ★ its tuned
+  rate. With ``mark_off_scale``, a loss above ``top`` (or diverged) is drawn on the top edge as
+  ▲ with its value; without, the line leaves the panel."""
+  for k, (name, row) in enumerate(analysis["sensitivity"].items()):
     colour = _style(name)["color"]
-    rates = [float(lr) for lr in row]
-    rates_seen |= set(rates)
-    shown = [min(v, top) if math.isfinite(v) else top for v in row.values()]
+    rates, losses = [float(lr) for lr in row], list(row.values())
+    shown = [min(v, top) if math.isfinite(v) else top for v in losses] if mark_off_scale else losses
     ax.plot(rates, shown, marker="o", ms=4, label=LABELS.get(name, name), **_style(name))
     best = analysis["final"][name]["rate"]
     ax.plot(best, row[f"{best:g}"], "*", ms=13, mec="black", mew=0.5, color=colour)
-    for lr, v in zip(rates, row.values(), strict=True):
-      if not v <= top:
+    for lr, v in zip(rates, losses, strict=True):
+      if mark_off_scale and not v <= top:
         ax.plot(lr, top, "^", ms=8, color=colour)
         text = f"{v:.2f}" if math.isfinite(v) else "diverged"
         ax.annotate(text, (lr, top), textcoords="offset points", xytext=(4, -12 - 9 * k),
                     fontsize=7, color=colour)  # fmt: skip
+
+
+def _rate_axis(ax, rates: list[float], apart: float = 10**0.1) -> None:
+  """A log axis with a tick at each of ``rates``, labelled as written (1e-2 as 0.01), except a
+  rate within a factor ``apart`` of one labelled before it (their labels would overlap)."""
+  from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+  labelled = []
+  for rate in sorted(rates):
+    if not labelled or rate >= labelled[-1] * apart:
+      labelled.append(rate)
   ax.set_xscale("log")
-  ax.xaxis.set_major_locator(FixedLocator(sorted(rates_seen)))
-  ax.xaxis.set_minor_locator(NullLocator())
+  ax.xaxis.set_major_locator(FixedLocator(labelled))
+  ax.xaxis.set_minor_locator(FixedLocator(sorted(set(rates) - set(labelled))))
   ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
-  ax.set_ylim(low - 0.05 * (top - low), top + 0.05 * (top - low))
-  ax.set(xlabel="peak learning rate (log scale)",
-         ylabel=f"final validation {analysis['metric'].removeprefix('val_')}, seed "
-                f"{analysis['tuning_seed']}")  # fmt: skip
-  ax.set_title("learning-rate sensitivity (★: the tuned rate; ▲: off the scale)", fontsize=10)
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
+  ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def sensitivity_figure(analysis: dict, zoom: float = 0.1):
+  """Final validation loss on the tuning seed against the peak rate (log axis); ★ the tuned rate.
+
+  Left, every rate tried, labelled on the grid's rates {1, 3} x 10^k: the axis stops at half
+  again the lowest loss, a rate above it drawn on the top edge as ▲ with its value. Right, a
+  zoom on the tuned rates (each within half a decade, every rate tried labelled) and on losses
+  within ``zoom`` of the lowest: there the finer tuning's midpoints show at their true size."""
+  plt = _pyplot()
+  from benchmarks.tuning import on_lattice
+
+  fig, (whole, near) = plt.subplots(1, 2, figsize=(13, 4.6), width_ratios=(1.2, 1))
+  rows = analysis["sensitivity"]
+  low = min(v for row in rows.values() for v in row.values() if math.isfinite(v))
+  top = low + max(0.5 * low, 0.05)
+  _draw_sensitivity(whole, analysis, top, mark_off_scale=True)
+  _draw_sensitivity(near, analysis, top, mark_off_scale=False)
+  rates = {float(lr) for row in rows.values() for lr in row}
+  _rate_axis(whole, [r for r in rates if on_lattice(r)])
+  tuned = [analysis["final"][name]["rate"] for name, row in rows.items()
+           if row[f"{analysis['final'][name]['rate']:g}"] <= low + zoom]  # fmt: skip
+  left, right = min(tuned) / 10**0.55, max(tuned) * 10**0.55
+  _rate_axis(near, [r for r in rates if left <= r <= right])
+  near.set_xlim(left, right)
+  whole.set_ylim(low - 0.05 * (top - low), top + 0.05 * (top - low))
+  near.set_ylim(low - 0.1 * zoom, low + zoom)
+  metric = analysis["metric"].removeprefix("val_")
+  for ax in (whole, near):
+    ax.set(xlabel="peak learning rate (log scale)",
+           ylabel=f"final validation {metric}, seed {analysis['tuning_seed']}")  # fmt: skip
+    ax.grid(alpha=0.3)
+  whole.set_title("learning-rate sensitivity (★: the tuned rate; ▲: off the scale)", fontsize=10)
+  near.set_title(f"zoomed: the tuned rates, losses within {zoom:g} of the lowest", fontsize=10)
+  whole.legend(fontsize=8)
   fig.tight_layout()
+  return fig
+
+
+def plot_sensitivity(analysis: dict, path: Path) -> Path:
+  fig = sensitivity_figure(analysis)
   fig.savefig(path, dpi=120)
-  plt.close(fig)
+  _pyplot().close(fig)
   return path
 
 

@@ -316,3 +316,20 @@ def test_a_knob_tuned_but_not_yet_scored_has_no_gain_rather_than_nan(follow_up):
   assert row["gain"] is None and row["frozen_gain"] is None and row["share"] is None
   text = lm_report.knob_markdown(analysis)
   assert "nan" not in text and "| — | — | — | none in common (not yet scored) |" in text
+
+
+def test_the_sensitivity_picture_zooms_on_the_tuned_rates_and_their_midpoints(sweep):
+  from benchmarks import lm_plots
+
+  records = lm_report.load(sweep)
+  records += [_record("adamw", 1.78e-3, 0, [2.9, 2.4, 2.1, 2.05])]  # a midpoint, not the best
+  analysis, _ = lm_report.analyse(records, "adamw")
+  whole, near = lm_plots.sensitivity_figure(analysis, zoom=0.25).axes
+  labels = [t.get_text() for t in whole.get_xticklabels()]
+  assert labels == ["0.0003", "0.001", "0.003", "0.01"]  # the grid's rates only
+  # every rate within half a decade of a tuned rate (AdamW's 1e-3, PILOT's 3e-3), the midpoint too
+  labels = [t.get_text() for t in near.get_xticklabels()]
+  assert labels == ["0.0003", "0.001", "0.00178", "0.003", "0.01"]
+  low = min(v for row in analysis["sensitivity"].values() for v in row.values())
+  assert near.get_ylim()[1] == pytest.approx(low + 0.25)  # the midpoint, 0.22 above, is on it
+  assert whole.get_ylim()[1] > 2.3 / math.log(2) > near.get_ylim()[1]  # AdamW at 3e-4
