@@ -84,13 +84,6 @@ def curves_figure(analysis: dict, tunings: dict):
   return fig
 
 
-def plot_curves(analysis: dict, tunings: dict, path: Path) -> Path:
-  fig = curves_figure(analysis, tunings)
-  fig.savefig(path, dpi=120)
-  _pyplot().close(fig)
-  return path
-
-
 def _draw_sensitivity(ax, analysis: dict, top: float, mark_off_scale: bool) -> None:
   """Each optimizer's final loss on the tuning seed against the rate, on ``ax``; ★ its tuned
   rate. With ``mark_off_scale``, a loss above ``top`` (or diverged) is drawn on the top edge as
@@ -163,15 +156,8 @@ def sensitivity_figure(analysis: dict, zoom: float = 0.1):
   return fig
 
 
-def plot_sensitivity(analysis: dict, path: Path) -> Path:
-  fig = sensitivity_figure(analysis)
-  fig.savefig(path, dpi=120)
-  _pyplot().close(fig)
-  return path
-
-
 def policy_figure(tunings: dict):
-  """The figure of :func:`plot_policy`, or None when no run recorded a policy.
+  """ρ and the knobs over training (the report's policy picture), or None when no run recorded a policy.
 
   Each panel spans its knob's whole range (ρ in [-1, 1], p_m and p_s in [0, 1], p_v in [0, ½]),
   so that knobs that barely move look as still as they are; its title says how far they moved.
@@ -204,10 +190,8 @@ def policy_figure(tunings: dict):
   return fig
 
 
-def plot_policy(tunings: dict, path: Path) -> Path | None:
-  """ρ and the knobs over training of PILOT and its frozen policy at their tuned rates, seeds as
-  thin lines, each knob on its whole range (:func:`policy_figure`)."""
-  fig = policy_figure(tunings)
+def _save(fig, path: Path) -> Path | None:
+  """Writes ``fig`` to ``path`` and frees it; None, writing nothing, when there is no figure."""
   if fig is None:
     return None
   fig.savefig(path, dpi=120)
@@ -255,20 +239,13 @@ def finals_figure(analysis: dict, tunings: dict, off_scale: float = 0.25):
   return fig
 
 
-def plot_finals(analysis: dict, tunings: dict, path: Path) -> Path:
-  fig = finals_figure(analysis, tunings)
-  fig.savefig(path, dpi=120)
-  _pyplot().close(fig)
-  return path
-
-
 def plot_all(analysis: dict, tunings: dict, directory: Path) -> list[Path]:
   some = next(iter(next(iter(tunings.values()))["scoring"].values()))
   stem = f"{some['dataset']}_{some['arch']}"
   written = [
-    plot_curves(analysis, tunings, directory / f"{stem}_tuned_curves.png"),
-    plot_sensitivity(analysis, directory / f"{stem}_lr_sensitivity.png"),
-    plot_policy(tunings, directory / f"{stem}_tuned_policy.png"),
-    plot_finals(analysis, tunings, directory / f"{stem}_final_by_optimizer.png"),
+    _save(curves_figure(analysis, tunings), directory / f"{stem}_tuned_curves.png"),
+    _save(sensitivity_figure(analysis), directory / f"{stem}_lr_sensitivity.png"),
+    _save(policy_figure(tunings), directory / f"{stem}_tuned_policy.png"),
+    _save(finals_figure(analysis, tunings), directory / f"{stem}_final_by_optimizer.png"),
   ]
   return [p for p in written if p is not None]
