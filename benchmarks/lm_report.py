@@ -30,6 +30,9 @@ sweep of `benchmarks.train` over peak learning rates (the Fashion-MNIST sweep, p
   of the frozen policy's gain over AdamW each recovers; **the weight-decay swaps** against the
   runs they change and the frozen policy − AdamW at equal weight decay (runs at a given rate, on
   scoring seeds only, are scored as they are);
+- **what the learned policy adds**: PILOT − its frozen policy, each at its tuned rate, paired by
+  seed; and an optimizer scored at another rate too (its tuning moved since, e.g. to a
+  midpoint): its tuned rate − the other, paired by seed;
 - the policy of PILOT at its tuned rate: ρ and the knobs over training.
 
 Writes DIR/lm_report.md (or --markdown), DIR/lm_summary.json and (unless --no-plots) PNGs:
@@ -50,7 +53,7 @@ import numpy as np
 from benchmarks import targets, tuning
 from benchmarks.optimizers import LABELS, listing_order
 from benchmarks.stats import paired_row
-from benchmarks.table import NOT_RESULTS
+from benchmarks.table import LEARNED_VS_FROZEN, NOT_RESULTS
 
 
 def load(*directories: Path) -> list[dict]:
@@ -303,6 +306,32 @@ def own_schedule(short_records: list, tunings: dict, best: str, baseline: str) -
   return out
 
 
+def learned_policy_row(tunings: dict) -> dict | None:
+  """PILOT − its frozen policy, each at its tuned rate, paired by seed: what the learned policy
+  adds (None until both are tuned)."""
+  learned, frozen = LEARNED_VS_FROZEN
+  if learned not in tunings or frozen not in tunings:
+    return None
+  return dict(rates=[tunings[n]["best"] for n in LEARNED_VS_FROZEN],
+              paired=_paired_to(finals(tunings, learned), tunings, frozen))  # fmt: skip
+
+
+def rescored_rows(grouped: dict, tunings: dict, tuning_seed: int) -> dict:
+  """Each optimizer scored at another rate too (its tuned rate moved since, e.g. to a midpoint):
+  {name: {other rate: its tuned rate − that rate, paired by seed}}."""
+  rows = {}
+  for name, t in tunings.items():
+    others = {
+      f"{rate:g}": _paired_losses(finals(tunings, name), final_losses(scoring))
+      for rate, seeds in grouped[name].items()
+      if rate != t["best"]
+      and (scoring := {s: r for s, r in seeds.items() if s != tuning_seed})
+    }  # fmt: skip
+    if others and not t["scored_on_tuning_seed"]:
+      rows[name] = others
+  return rows
+
+
 def analyse(
   records: list[dict], baseline: str, rivals: tuple[str, ...] = (), short_records: list = ()
 ) -> dict:
@@ -335,6 +364,8 @@ def analyse(
     knobs=knob_rows(tunings, baseline),
     weight_decay=weight_decay_rows(tunings, baseline),
     own_schedule=own_schedule(short_records, tunings, best, baseline),
+    learned_policy=learned_policy_row(tunings),
+    rescored=rescored_rows(grouped, tunings, tuning_seed),
   ), tunings
 
 
@@ -491,6 +522,31 @@ def own_schedule_markdown(analysis: dict) -> str:
   return "\n".join(lines)
 
 
+def _per_seed(row: dict) -> str:
+  return ", ".join(f"{d:+.4f}" for d in row["differences"]) or "none"
+
+
+def learned_policy_markdown(analysis: dict) -> str:
+  row = analysis["learned_policy"]
+  learned, frozen = (LABELS.get(n, n) for n in LEARNED_VS_FROZEN)
+  rates = " − ".join(f"{r:g}" for r in row["rates"])
+  return "\n".join([
+    "| pair | rates | seeds | per seed | Δ | 95% CI | p |", "|---|---|---|---|---|---|---|",
+    f"| {learned} − {frozen} | {rates} | {','.join(map(str, row['paired']['seeds']))} | "
+    f"{_per_seed(row['paired'])} | {_paired(row['paired'])} |",
+  ])  # fmt: skip
+
+
+def rescored_markdown(analysis: dict) -> str:
+  lines = ["| optimizer | tuned rate − other rate | seeds | per seed | Δ | 95% CI | p |",
+           "|---|---|---|---|---|---|---|"]  # fmt: skip
+  for name, others in analysis["rescored"].items():
+    for rate, row in others.items():
+      lines.append(f"| {LABELS.get(name, name)} | {analysis['final'][name]['rate']:g} − {rate} | "
+                   f"{','.join(map(str, row['seeds']))} | {_per_seed(row)} | {_paired(row)} |")  # fmt: skip
+  return "\n".join(lines)
+
+
 def markdown(analysis: dict, step_costs: dict | None) -> str:
   parts = [
     f"Tuned on seed {analysis['tuning_seed']} (final {analysis['metric']} by peak rate; the best "
@@ -519,6 +575,12 @@ def markdown(analysis: dict, step_costs: dict | None) -> str:
   if analysis.get("weight_decay"):
     parts += ["Weight decay out of the way (each at the original's tuned rate):",
               weight_decay_markdown(analysis)]  # fmt: skip
+  if analysis.get("learned_policy"):
+    parts += ["What the learned policy adds (PILOT − its frozen policy, each at its tuned rate, "
+              "paired by seed):", learned_policy_markdown(analysis)]  # fmt: skip
+  if analysis.get("rescored"):
+    parts += ["Scored at another rate too (the tuning moved since; the tuned rate − the other, "
+              "paired by seed):", rescored_markdown(analysis)]  # fmt: skip
   if analysis["policy"]:
     parts += ["PILOT's policy at its tuned rate (every recorded step):", policy_markdown(analysis)]
   if step_costs:

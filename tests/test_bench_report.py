@@ -333,3 +333,40 @@ def test_the_sensitivity_picture_zooms_on_the_tuned_rates_and_their_midpoints(sw
   low = min(v for row in analysis["sensitivity"].values() for v in row.values())
   assert near.get_ylim()[1] == pytest.approx(low + 0.25)  # the midpoint, 0.22 above, is on it
   assert whole.get_ylim()[1] > 2.3 / math.log(2) > near.get_ylim()[1]  # AdamW at 3e-4
+
+
+def test_the_learned_policy_is_paired_with_the_frozen_one_and_a_moved_rate_with_the_old(sweep):
+  """PILOT ends 0.02 + 0.005·seed nats above its frozen policy on seeds 1-3; scored at 1e-3 too
+  (its tuned rate is 3e-3), its 3e-3 ends 0.05 + 0.01·seed below."""
+  records = lm_report.load(sweep) + [
+    _record("pilot_frozen", 3e-3, 0, [2.8, 2.3, 2.0, 1.95]),
+    _record("pilot_frozen", 1e-3, 0, [2.9, 2.5, 2.3, 2.1]),
+  ]
+  for seed in (1, 2, 3):
+    records.append(_record("pilot_frozen", 3e-3, seed, [2.8, 2.3, 2.0, 1.88 + 0.005 * seed]))
+    records.append(_record("pilot", 1e-3, seed, [2.9, 2.5, 2.2, 1.95 + 0.02 * seed]))
+  analysis, _ = lm_report.analyse(records, "adamw")
+  learned = analysis["learned_policy"]
+  assert learned["rates"] == [3e-3, 3e-3]
+  expected = [(0.02 + 0.005 * s) / math.log(2) for s in (1, 2, 3)]
+  np.testing.assert_allclose(learned["paired"]["differences"], expected, rtol=1e-9)
+  assert learned["paired"]["mean"] == pytest.approx(np.mean(expected))
+  # PILOT's other scored rate only: AdamW's and the frozen policy's others ran on seed 0 alone
+  assert list(analysis["rescored"]) == ["pilot"] and list(analysis["rescored"]["pilot"]) == [
+    "0.001"
+  ]
+  moved = analysis["rescored"]["pilot"]["0.001"]
+  expected = [-(0.05 + 0.01 * s) / math.log(2) for s in (1, 2, 3)]
+  np.testing.assert_allclose(moved["differences"], expected, rtol=1e-9)
+  text = lm_report.markdown(analysis, None)
+  assert (
+    "| PILOT − PILOT, frozen policy | 0.003 − 0.003 | 1,2,3 | +0.0361, +0.0433, +0.0505 |" in text
+  )
+  assert "| PILOT | 0.003 − 0.001 | 1,2,3 | -0.0866, -0.1010, -0.1154 |" in text
+
+
+def test_without_a_frozen_policy_or_a_second_scored_rate_neither_table_is_written(sweep):
+  analysis, _ = lm_report.analyse(lm_report.load(sweep), "adamw")
+  assert analysis["learned_policy"] is None and analysis["rescored"] == {}
+  text = lm_report.markdown(analysis, None)
+  assert "learned policy adds" not in text and "another rate" not in text
