@@ -375,12 +375,15 @@ def _ms(cell: dict, digits: int = 3) -> str:
   return f"{cell['mean']:.{digits}f} ± {cell['std']:.{digits}f}"
 
 
+def _per_seed(row: dict) -> str:
+  return ", ".join(f"{d:+.4f}" for d in row["differences"]) or "none"
+
+
 def _paired(row: dict | None) -> str:
   if row is None:
     return "— | — | —"
   if "mean" not in row:
-    shown = ", ".join(f"{d:+.4f}" for d in row["differences"]) or "none"
-    return f"{shown} (under 3 seeds) | — | —"
+    return f"{_per_seed(row)} (under 3 seeds) | — | —"
   low, high = row["ci95"]
   return f"{row['mean']:+.4f} | [{low:+.4f}, {high:+.4f}] | {row['p_value']:.3f}"
 
@@ -520,10 +523,6 @@ def own_schedule_markdown(analysis: dict) -> str:
               f"{_paired(row['vs_frozen_at_step'])} |",
               f"| {frozen}, {row['full_steps']} steps | {_paired(row['vs_frozen_final'])} |"]  # fmt: skip
   return "\n".join(lines)
-
-
-def _per_seed(row: dict) -> str:
-  return ", ".join(f"{d:+.4f}" for d in row["differences"]) or "none"
 
 
 def learned_policy_markdown(analysis: dict) -> str:
